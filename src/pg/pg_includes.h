@@ -1,0 +1,23 @@
+// Postgres headers for C++ translation units: they are C, so they go inside extern "C".
+#pragma once
+
+extern "C" {
+#include "postgres.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "lib/stringinfo.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+}
+
+// Postgres defines these as macros; they break C++ standard headers included afterwards.
+#undef Min
+#undef Max
+#undef printf
+#undef sprintf
+#undef snprintf
+#undef vsnprintf
+#undef fprintf
+#undef vfprintf
