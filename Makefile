@@ -32,8 +32,8 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # Per-ISA distance kernels (see src/core/distance.h).
-src/core/distance_avx2.o: PG_CXXFLAGS += -mavx2 -mfma
-src/core/distance_avx512.o: PG_CXXFLAGS += -mavx512f -mavx512dq -mavx2 -mfma
+src/core/distance_avx2.o: override CXXFLAGS += -mavx2 -mfma
+src/core/distance_avx512.o: override CXXFLAGS += -mavx512f -mavx512dq -mavx2 -mfma
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@

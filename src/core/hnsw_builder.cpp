@@ -1,0 +1,203 @@
+// The only translation unit that includes hnswlib's graph code (its headers define non-inline
+// globals). Distances come from prism's dispatched kernels through a custom SpaceInterface,
+// so the build uses the same SIMD code as the scan.
+#include "core/hnsw_builder.h"
+
+#include <atomic>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <hnswlib/hnswlib.h>
+
+#include "core/distance.h"
+
+namespace prism {
+namespace hnsw {
+
+namespace {
+
+// First member must be the dimension: hnswlib kernels read *(size_t *) param.
+struct KernelParam {
+	size_t dims;
+	DistFunc dot;
+};
+
+float one_minus_dot(const void *a, const void *b, const void *param)
+{
+	const KernelParam *p = static_cast<const KernelParam *>(param);
+	return 1.0f - p->dot(a, b, param);
+}
+
+class PrismSpace : public hnswlib::SpaceInterface<float> {
+public:
+	PrismSpace(size_t dims, Metric metric)
+	{
+		Kernels k = best_kernels(dims);
+		param_.dims = dims;
+		param_.dot = k.dot;
+		func_ = metric == Metric::L2 ? k.l2sq : one_minus_dot;
+	}
+	size_t get_data_size() override { return param_.dims * sizeof(float); }
+	hnswlib::DISTFUNC<float> get_dist_func() override { return func_; }
+	void *get_dist_func_param() override { return &param_; }
+
+private:
+	KernelParam param_;
+	hnswlib::DISTFUNC<float> func_;
+};
+
+}  // namespace
+
+class GraphBuilder {
+public:
+	explicit GraphBuilder(const BuildParams &p)
+		: params(p), space(p.dims, p.metric),
+		  graph(&space, p.n > 0 ? p.n : 1, (size_t) p.m, (size_t) p.ef_construction, (size_t) p.seed)
+	{
+	}
+
+	void run_worker()
+	{
+		try {
+			for (;;) {
+				if (stop.load(std::memory_order_relaxed))
+					return;
+				size_t i = next.fetch_add(1);
+				if (i >= params.n)
+					return;
+				graph.addPoint(params.vectors + i * params.dims, (hnswlib::labeltype) i);
+				done.fetch_add(1, std::memory_order_relaxed);
+			}
+		} catch (const std::exception &e) {
+			record_error(e.what());
+		} catch (...) {
+			record_error("unknown exception in hnswlib build thread");
+		}
+	}
+
+	void record_error(const char *what)
+	{
+		std::lock_guard<std::mutex> guard(error_lock);
+		if (error.empty())
+			error = what;
+		stop.store(true);
+	}
+
+	BuildParams params;
+	PrismSpace space;
+	hnswlib::HierarchicalNSW<float> graph;
+	std::vector<std::thread> workers;
+	std::atomic<size_t> next{0};
+	std::atomic<size_t> done{0};
+	std::atomic<bool> stop{false};
+	std::atomic<int> running{0};
+	std::mutex error_lock;
+	std::string error;
+	bool joined = false;
+};
+
+static void copy_error(char *dst, size_t size, const char *src)
+{
+	if (size == 0)
+		return;
+	strncpy(dst, src, size - 1);
+	dst[size - 1] = '\0';
+}
+
+GraphBuilder *builder_start(const BuildParams &params, char *error, size_t error_size) noexcept
+{
+	GraphBuilder *b = nullptr;
+	try {
+		b = new GraphBuilder(params);
+		int threads = params.threads < 1 ? 1 : params.threads;
+		if ((size_t) threads > params.n)
+			threads = params.n > 0 ? (int) params.n : 1;
+		b->running.store(threads);
+		for (int t = 0; t < threads; t++)
+			b->workers.emplace_back([b] {
+				b->run_worker();
+				b->running.fetch_sub(1);
+			});
+		if (error_size > 0)
+			error[0] = '\0';
+		return b;
+	} catch (const std::exception &e) {
+		copy_error(error, error_size, e.what());
+	} catch (...) {
+		copy_error(error, error_size, "unknown exception starting the hnswlib build");
+	}
+	if (b) {
+		builder_stop(b);
+		delete b;
+	}
+	return nullptr;
+}
+
+size_t builder_progress(GraphBuilder *b, bool *finished) noexcept
+{
+	*finished = b->running.load() == 0;
+	if (*finished && !b->joined) {
+		for (auto &t : b->workers)
+			t.join();
+		b->joined = true;
+	}
+	return b->done.load();
+}
+
+void builder_stop(GraphBuilder *b) noexcept
+{
+	b->stop.store(true);
+	if (!b->joined) {
+		for (auto &t : b->workers)
+			if (t.joinable())
+				t.join();
+		b->joined = true;
+	}
+}
+
+const char *builder_error(GraphBuilder *b) noexcept { return b->error.c_str(); }
+
+void builder_free(GraphBuilder *b) noexcept
+{
+	if (!b)
+		return;
+	builder_stop(b);
+	delete b;
+}
+
+size_t builder_count(GraphBuilder *b) noexcept { return b->graph.cur_element_count; }
+
+size_t builder_input_index(GraphBuilder *b, uint32_t internal_id) noexcept
+{
+	return (size_t) b->graph.getExternalLabel(internal_id);
+}
+
+int builder_level(GraphBuilder *b, uint32_t internal_id) noexcept { return b->graph.element_levels_[internal_id]; }
+
+int builder_links(GraphBuilder *b, uint32_t internal_id, int level, const uint32_t **links) noexcept
+{
+	hnswlib::linklistsizeint *ll =
+		level == 0 ? b->graph.get_linklist0(internal_id) : b->graph.get_linklist(internal_id, level);
+	*links = reinterpret_cast<const uint32_t *>(ll + 1);
+	return (int) b->graph.getListCount(ll);
+}
+
+uint32_t builder_entry_point(GraphBuilder *b) noexcept { return b->graph.enterpoint_node_; }
+
+int builder_max_level(GraphBuilder *b) noexcept { return b->graph.maxlevel_; }
+
+size_t builder_memory_estimate(size_t n, size_t dims, int m) noexcept
+{
+	// level-0 block (links + vector + label) per element, plus the expected upper levels
+	// (1/(m-1) of elements on average carry m links per level) and hnswlib's per-element locks.
+	size_t level0 = sizeof(uint32_t) * (2 * m + 1) + dims * sizeof(float) + sizeof(size_t);
+	size_t upper = (sizeof(uint32_t) * (m + 1)) / (m > 1 ? m - 1 : 1) + sizeof(void *) + sizeof(int);
+	return n * (level0 + upper + 64);
+}
+
+}  // namespace hnsw
+}  // namespace prism

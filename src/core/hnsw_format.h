@@ -1,0 +1,126 @@
+// On-disk format of the hnsw index: every struct, limit and magic number in one place.
+//
+// Block 0 is the metapage. Other pages are element pages (fixed-size element items, one per
+// slot), upper pages (link lists for levels >= 1) or continuation pages (the tail of an element
+// record too big for one page). Element ids are dense-ish 32-bit numbers derived from the
+// position: id = block * per_page + slot, so an id locates its record without a directory.
+// Records larger than a page (about > 2000 dims) use per_page = 1 and occupy `span`
+// consecutive blocks starting at block = id.
+//
+// Element item: ElementHeader, heap TIDs, 2*m level-0 links, then the float4 vector (for cosine
+// the stored vector is normalized). Upper item: `level` uint16 counts then level * m links.
+// Changing any of this requires bumping kFormatVersion.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/core_only.h"
+
+namespace prism {
+namespace hnsw {
+
+constexpr uint32_t kMagic = 0x5052534d;	 // "PRSM"
+constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kInvalidId = 0xffffffffu;
+constexpr uint32_t kInvalidBlock = 0xffffffffu;
+constexpr int kMaxLevel = 16;		   // levels are capped so upper links fit one item
+constexpr int kHeapTidsPerElement = 8;  // exact duplicates share an element (up to this many)
+constexpr int kMinM = 2;
+constexpr int kMaxM = 100;
+constexpr int kMinEfConstruction = 4;
+constexpr int kMaxEfConstruction = 1000;
+constexpr int kDefaultM = 16;
+constexpr int kDefaultEfConstruction = 64;
+
+enum class Metric : uint8_t { L2 = 1, InnerProduct = 2, Cosine = 3 };
+
+enum PageKind : uint16_t { kPageMeta = 0x5001, kPageElement = 0x5002, kPageUpper = 0x5003, kPageContinuation = 0x5004 };
+
+// Element flags.
+constexpr uint8_t kElementFree = 0;		  // slot unused (never written or reclaimed by vacuum)
+constexpr uint8_t kElementLive = 1;		  // a graph node
+constexpr uint8_t kElementDeleted = 2;	  // dead: still traversable, never returned; vacuum frees it
+constexpr uint8_t kElementDuplicate = 3;  // overflow TIDs of an exact duplicate; not in the graph
+
+struct HeapTid {
+	uint16_t block_hi;
+	uint16_t block_lo;
+	uint16_t offset;
+};
+
+struct ElementHeader {
+	uint8_t flags;
+	uint8_t level;
+	uint16_t n_tids;
+	uint16_t n_links0;
+	uint16_t reserved;
+	uint32_t upper_block;	 // upper links item (kInvalidBlock when level == 0)
+	uint16_t upper_offset;	 // line pointer number of the upper item
+	uint16_t reserved2;
+	uint32_t dup_next;		 // next kElementDuplicate record holding more TIDs of this vector
+	HeapTid tids[kHeapTidsPerElement];
+	// followed by: uint32_t links0[2*m]; float vec[dims];
+};
+
+struct MetaPageData {
+	uint32_t magic;
+	uint32_t version;
+	uint32_t dims;
+	uint8_t metric;	 // Metric
+	uint8_t reserved;
+	uint16_t m;
+	uint16_t ef_construction;
+	uint16_t per_page;		// element slots per element page (1 when a record spans pages)
+	uint32_t span;			// pages per element record (1 unless dims are large)
+	uint32_t record_size;	// bytes of one full element record (all chunks)
+	uint32_t entry_point;	// element id or kInvalidId for an empty graph
+	int32_t entry_level;
+	uint32_t free_hint_block;	  // first element page that may hold a free slot, or kInvalidBlock
+	uint32_t last_element_block;  // element page new elements are appended to
+	uint32_t last_upper_block;	  // upper page new upper items are appended to
+	uint64_t inserted;			  // elements ever written (statistics)
+};
+
+inline size_t links0_offset() { return sizeof(ElementHeader); }
+inline size_t vector_offset(int m) { return sizeof(ElementHeader) + sizeof(uint32_t) * 2 * m; }
+inline size_t element_record_size(int m, int dims) { return vector_offset(m) + sizeof(float) * dims; }
+inline size_t upper_item_size(int m, int level)
+{
+	return ((sizeof(uint16_t) * level + 3) & ~size_t(3)) + sizeof(uint32_t) * m * level;
+}
+inline int max_links(int m, int level) { return level == 0 ? 2 * m : m; }
+
+// Layout of element records for a given usable item space per page.
+struct ElementLayout {
+	uint32_t per_page;	  // slots per element page
+	uint32_t span;		  // pages per record
+	uint32_t record_size;
+	uint32_t chunk;		  // bytes of the record stored per page when spanning
+};
+
+// `item_space`: usable bytes per page for items including their line pointers
+// (`line_pointer` bytes each), `max_item`: largest single item a page accepts.
+inline ElementLayout compute_layout(int m, int dims, size_t item_space, size_t line_pointer, size_t max_item)
+{
+	ElementLayout l;
+	l.record_size = (uint32_t) element_record_size(m, dims);
+	size_t aligned = (l.record_size + 7) & ~size_t(7);
+	if (aligned + line_pointer <= item_space && l.record_size <= max_item) {
+		l.per_page = (uint32_t) (item_space / (aligned + line_pointer));
+		l.span = 1;
+		l.chunk = l.record_size;
+	} else {
+		l.per_page = 1;
+		l.chunk = (uint32_t) (max_item & ~size_t(7));
+		l.span = (uint32_t) ((l.record_size + l.chunk - 1) / l.chunk);
+	}
+	return l;
+}
+
+inline uint32_t id_block(uint32_t id, uint32_t per_page) { return id / per_page; }
+inline uint32_t id_slot(uint32_t id, uint32_t per_page) { return id % per_page; }
+inline uint32_t make_id(uint32_t block, uint32_t slot, uint32_t per_page) { return block * per_page + slot; }
+
+}  // namespace hnsw
+}  // namespace prism

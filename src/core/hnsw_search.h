@@ -1,0 +1,194 @@
+// HNSW search and insertion, written once against a small "graph store" interface so the same
+// code runs over an in-memory store (unit tests) and over Postgres buffers (the extension).
+//
+// Nothing here allocates: every array comes from the caller (palloc'd in the extension), and
+// every type is trivially destructible, so a Postgres ERROR raised inside a store callback can
+// longjmp through these frames safely.
+//
+// Store interface (duck-typed):
+//   float distance(uint32_t id, const float *q, uint8_t *flags)  distance query->element, flags out
+//   int   links(uint32_t id, int level, uint32_t *out)            copy neighbour ids, return count
+//   void  vector(uint32_t id, float *out)                          copy the stored vector
+//   float pair_distance(const float *a, const float *b)            metric distance of two vectors
+//   bool  grow(Array &a, size_t need)                              make room in a growable array
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+#include "core/core_only.h"
+#include "core/hnsw_format.h"
+
+namespace prism {
+namespace hnsw {
+
+struct Candidate {
+	float dist;
+	uint32_t id;
+};
+
+struct CloserFirst {  // comparator for a min-heap via std::*_heap (which builds max-heaps)
+	bool operator()(const Candidate &a, const Candidate &b) const { return a.dist > b.dist; }
+};
+struct FartherFirst {
+	bool operator()(const Candidate &a, const Candidate &b) const { return a.dist < b.dist; }
+};
+
+// A growable array of candidates whose memory the caller owns (grown through the store).
+struct CandidateArray {
+	Candidate *items;
+	size_t size;
+	size_t capacity;
+};
+
+// Visited marks per element id, reset in O(1) by bumping the epoch (as hnswlib's VisitedList).
+struct VisitedSet {
+	uint32_t *marks;
+	size_t capacity;  // ids < capacity can be marked
+	uint32_t epoch;
+};
+
+inline void visited_reset(VisitedSet &v)
+{
+	if (++v.epoch == 0) {  // wrapped: clear once every 4 billion queries
+		memset(v.marks, 0, v.capacity * sizeof(uint32_t));
+		v.epoch = 1;
+	}
+}
+// Returns true if `id` was not yet visited, and marks it. Ids beyond capacity are treated as
+// visited (the caller sizes the set from the index length before the search).
+inline bool visited_insert(VisitedSet &v, uint32_t id)
+{
+	if (id >= v.capacity || v.marks[id] == v.epoch)
+		return false;
+	v.marks[id] = v.epoch;
+	return true;
+}
+
+template <class Store> inline bool push_candidate(Store &s, CandidateArray &a, Candidate c)
+{
+	if (a.size == a.capacity && !s.grow(a, a.size + 1))
+		return false;
+	a.items[a.size++] = c;
+	return true;
+}
+
+// Greedy descent from `ep` through levels [from_level .. to_level+1]; returns the closest
+// element found and its distance in `ep`.
+template <class Store>
+void greedy_descend(Store &s, const float *q, Candidate &ep, int from_level, int to_level, uint32_t *link_buf)
+{
+	for (int level = from_level; level > to_level; level--) {
+		bool changed = true;
+		while (changed) {
+			changed = false;
+			int n = s.links(ep.id, level, link_buf);
+			for (int i = 0; i < n; i++) {
+				uint8_t flags;
+				float d = s.distance(link_buf[i], q, &flags);
+				if (d < ep.dist) {
+					ep = Candidate{d, link_buf[i]};
+					changed = true;
+				}
+			}
+		}
+	}
+}
+
+// Beam search on one level. `eps` are entry points (already visited, distances known).
+// Leaves the ef best in `result` (a max-heap by distance; sort it to read in order) and the
+// unexpanded frontier in `frontier` (a min-heap). Every newly discovered element is also pushed
+// to `discovered` (a min-heap) when it is non-null: the scan uses it to continue past ef.
+template <class Store>
+void search_layer(Store &s, const float *q, const Candidate *eps, int n_eps, int ef, int level, VisitedSet &visited,
+				  CandidateArray &frontier, CandidateArray &result, CandidateArray *discovered, uint32_t *link_buf,
+				  uint64_t *distance_count)
+{
+	frontier.size = 0;
+	result.size = 0;
+	for (int i = 0; i < n_eps; i++) {
+		push_candidate(s, frontier, eps[i]);
+		std::push_heap(frontier.items, frontier.items + frontier.size, CloserFirst());
+		push_candidate(s, result, eps[i]);
+		std::push_heap(result.items, result.items + result.size, FartherFirst());
+	}
+	while (result.size > (size_t) ef) {
+		std::pop_heap(result.items, result.items + result.size, FartherFirst());
+		result.size--;
+	}
+	while (frontier.size > 0) {
+		Candidate c = frontier.items[0];
+		if (result.size >= (size_t) ef && c.dist > result.items[0].dist)
+			break;
+		std::pop_heap(frontier.items, frontier.items + frontier.size, CloserFirst());
+		frontier.size--;
+		int n = s.links(c.id, level, link_buf);
+		for (int i = 0; i < n; i++) {
+			uint32_t id = link_buf[i];
+			if (!visited_insert(visited, id))
+				continue;
+			uint8_t flags;
+			float d = s.distance(id, q, &flags);
+			if (distance_count)
+				(*distance_count)++;
+			Candidate nc{d, id};
+			if (discovered) {
+				push_candidate(s, *discovered, nc);
+				std::push_heap(discovered->items, discovered->items + discovered->size, CloserFirst());
+			}
+			if (result.size < (size_t) ef || d < result.items[0].dist) {
+				push_candidate(s, frontier, nc);
+				std::push_heap(frontier.items, frontier.items + frontier.size, CloserFirst());
+				push_candidate(s, result, nc);
+				std::push_heap(result.items, result.items + result.size, FartherFirst());
+				if (result.size > (size_t) ef) {
+					std::pop_heap(result.items, result.items + result.size, FartherFirst());
+					result.size--;
+				}
+			} else if (discovered) {
+				// Not in the beam, but the scan may come back for it: keep it expandable.
+				push_candidate(s, frontier, nc);
+				std::push_heap(frontier.items, frontier.items + frontier.size, CloserFirst());
+			}
+		}
+	}
+}
+
+// hnswlib's neighbour-selection heuristic: walk candidates from nearest to farthest and keep
+// one only if it is closer to the base than to every neighbour kept so far. `cands` must be
+// sorted by distance to the base; `vecs[i]` is the vector of cands[i] (dims floats each).
+// Writes up to max_n chosen indexes into `chosen`; returns how many.
+template <class Store>
+int select_neighbors(Store &s, const Candidate *cands, const float *vecs, size_t dims, int n, int max_n, int *chosen)
+{
+	int kept = 0;
+	if (n <= max_n) {
+		for (int i = 0; i < n; i++)
+			chosen[kept++] = i;
+		return kept;
+	}
+	for (int i = 0; i < n && kept < max_n; i++) {
+		bool good = true;
+		for (int j = 0; j < kept; j++) {
+			float d = s.pair_distance(vecs + i * dims, vecs + chosen[j] * dims);
+			if (d < cands[i].dist) {
+				good = false;
+				break;
+			}
+		}
+		if (good)
+			chosen[kept++] = i;
+	}
+	return kept;
+}
+
+inline void sort_ascending(CandidateArray &a)
+{
+	std::sort(a.items, a.items + a.size, [](const Candidate &x, const Candidate &y) {
+		return x.dist < y.dist || (x.dist == y.dist && x.id < y.id);
+	});
+}
+
+}  // namespace hnsw
+}  // namespace prism

@@ -1,0 +1,127 @@
+// Shared declarations of the hnsw access method (src/pg/hnsw_*.cpp).
+#pragma once
+
+#include "pg/boundary.h"
+
+extern "C" {
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "access/reloptions.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+}
+
+#include "core/distance.h"
+#include "core/hnsw_format.h"
+#include "core/hnsw_search.h"
+
+namespace prism {
+namespace hnsw {
+
+// Scan ordering when the executor asks for more rows than ef_search produced.
+enum ScanMode { kIterativeOff = 0, kIterativeRelaxed = 1, kIterativeStrict = 2 };
+
+extern int guc_ef_search;
+extern int guc_iterative_scan;
+extern int guc_max_scan_tuples;
+extern double guc_scan_mem_multiplier;
+extern int guc_build_threads;
+
+// Reloptions (varlena, stored in rd_options).
+struct HnswOptions {
+	int32 vl_len_;
+	int m;
+	int ef_construction;
+};
+
+// A decoded copy of the metapage plus derived constants. Plain struct, trivially destructible.
+struct IndexShape {
+	uint32 dims;
+	Metric metric;
+	int m;
+	int ef_construction;
+	uint32 per_page;
+	uint32 span;
+	uint32 record_size;
+	uint32 chunk;
+	uint32 entry_point;
+	int entry_level;
+	Kernels kernels;
+	size_t dims_param;	// hnswlib kernels take a pointer to the dimension
+};
+
+constexpr BlockNumber kMetaBlock = 0;
+// Heavyweight lock tag that serializes graph writers (inserts and vacuum repair). Scans never
+// take it: they read each record under a shared buffer lock.
+constexpr BlockNumber kWriterLock = 0;
+
+// Page special space: identifies the page kind.
+struct PageOpaque {
+	uint16 kind;
+	uint16 reserved;
+	BlockNumber next;  // unused for now; keeps the struct 8 bytes
+};
+
+inline PageOpaque *page_opaque(Page page) { return (PageOpaque *) PageGetSpecialPointer(page); }
+
+// hnsw_pages.cpp
+void init_page(Page page, uint16 kind);
+void read_shape(Relation index, IndexShape *shape);	 // copies the metapage, ERRORs if bad
+void shape_from_meta(const MetaPageData *meta, IndexShape *shape);
+MetaPageData *page_meta(Page page);
+size_t element_item_space();
+size_t element_max_item();
+ElementLayout layout_for(int m, int dims);
+void fill_shape_layout(IndexShape *shape);
+[[noreturn]] void report_corrupt(Relation index, const char *what, uint32 id);
+float metric_distance(const IndexShape &shape, const float *a, const float *b);
+void normalize_vector(float *v, int dims);
+// Copies a heap vector datum into `out` (normalized for cosine); false if it is not indexed.
+bool prepare_vector(const IndexShape &sh, Datum value, float *out);
+int random_level(int m);
+int index_dimensions(Relation index);
+Metric index_metric(Relation index);
+void index_options(Relation index, int *m, int *ef_construction);
+
+// The buffer-backed graph store used by search and insert (hnsw_store.cpp).
+struct PgStore {
+	Relation index;
+	const IndexShape *shape;
+	BlockNumber nblocks;
+	float *scratch;	 // dims floats, for records spanning pages
+	uint64 pages_read;
+
+	float distance(uint32_t id, const float *q, uint8_t *flags);
+	int links(uint32_t id, int level, uint32_t *out);
+	void vector(uint32_t id, float *out);
+	float pair_distance(const float *a, const float *b) { return metric_distance(*shape, a, b); }
+	bool grow(CandidateArray &a, size_t need);
+};
+void store_init(PgStore *s, Relation index, const IndexShape *shape);
+// Reads the element header (copy) and its heap TIDs; returns false if id is not a valid slot.
+bool store_element(PgStore *s, uint32 id, ElementHeader *hdr);
+
+// Per-backend visited set sized for the index (hnsw_scan.cpp).
+VisitedSet *acquire_visited(size_t capacity, bool *shared);
+void release_visited(VisitedSet *v, bool shared);
+
+// hnsw_insert.cpp: inserts one vector (already validated) with its heap TID.
+void insert_element(Relation index, const float *vec, ItemPointer heap_tid);
+
+void init_candidates(CandidateArray *a, size_t capacity);
+
+}  // namespace hnsw
+}  // namespace prism
+
+// AM callbacks (C linkage not needed: reached through the IndexAmRoutine pointers).
+IndexBuildResult *hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo);
+void hnswbuildempty(Relation index);
+bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+				IndexUniqueCheck checkUnique, bool indexUnchanged, IndexInfo *indexInfo);
+IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+									  IndexBulkDeleteCallback callback, void *callback_state);
+IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys);
+void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+bool hnswgettuple(IndexScanDesc scan, ScanDirection dir);
+void hnswendscan(IndexScanDesc scan);

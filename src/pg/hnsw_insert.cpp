@@ -1,0 +1,488 @@
+// aminsert for hnsw: HNSW insertion over index pages.
+//
+// Writers (inserts, and vacuum's repair pass) are serialized by a heavyweight page lock on
+// kWriterLock; scans never take it and read each record under a shared buffer lock, so they
+// run concurrently with a writer. Each page change is its own GenericXLog record, in an
+// order that keeps the graph valid if a crash lands between them:
+//   1. the new element (and its upper link item) is written with its outgoing links,
+//   2. each chosen neighbour gets a back-link (one record per neighbour page),
+//   3. the metapage (entry point, hints) is updated.
+// A crash after 1 leaves an element nobody links to (unreachable, harmless: its transaction
+// did not commit); no step ever stores an id whose record is not already on disk.
+//
+// Exact duplicates of an indexed vector do not enter the graph: their heap TID is added to the
+// existing element (or its chain of overflow records), so thousands of copies cost nothing.
+#include <cmath>
+
+#include "pg/hnsw.h"
+#include "pg/vector.h"
+
+extern "C" {
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+}
+
+namespace prism {
+namespace hnsw {
+
+struct Inserter {
+	Relation index;
+	IndexShape sh;
+	PgStore store;
+	MetaPageData meta;
+	bool meta_dirty;
+	uint32 *link_buf;
+	CandidateArray frontier, result;
+	VisitedSet *visited;
+	bool visited_shared;
+};
+
+static void set_tid(HeapTid *dst, ItemPointer src)
+{
+	dst->block_hi = src->ip_blkid.bi_hi;
+	dst->block_lo = src->ip_blkid.bi_lo;
+	dst->offset = src->ip_posid;
+}
+
+static void read_meta(Inserter *ins)
+{
+	Buffer buf = ReadBuffer(ins->index, kMetaBlock);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	memcpy(&ins->meta, page_meta(BufferGetPage(buf)), sizeof(MetaPageData));
+	UnlockReleaseBuffer(buf);
+}
+
+static void write_meta(Inserter *ins)
+{
+	Buffer buf = ReadBuffer(ins->index, kMetaBlock);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	GenericXLogState *state = GenericXLogStart(ins->index);
+	Page page = GenericXLogRegisterBuffer(state, buf, 0);
+	memcpy(page_meta(page), &ins->meta, sizeof(MetaPageData));
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+// Pins, exclusively locks and registers the page of element `id`; returns its item pointer
+// inside the GenericXLog page copy.
+static char *begin_element_change(Inserter *ins, uint32 id, Buffer *buf, GenericXLogState **state)
+{
+	*buf = ReadBuffer(ins->index, id_block(id, ins->sh.per_page));
+	LockBuffer(*buf, BUFFER_LOCK_EXCLUSIVE);
+	*state = GenericXLogStart(ins->index);
+	Page page = GenericXLogRegisterBuffer(*state, *buf, 0);
+	OffsetNumber off = id_slot(id, ins->sh.per_page) + 1;
+	if (page_opaque(page)->kind != kPageElement || off > PageGetMaxOffsetNumber(page)) {
+		GenericXLogAbort(*state);
+		UnlockReleaseBuffer(*buf);
+		report_corrupt(ins->index, "element slot missing during insert", id);
+	}
+	return (char *) PageGetItem(page, PageGetItemId(page, off));
+}
+
+static void finish_change(GenericXLogState *state, Buffer buf)
+{
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+// Appends a fresh page of `kind` (exclusively locked, initialized inside `state`).
+static Buffer extend_index(Relation index, GenericXLogState *state, uint16 kind, Page *page)
+{
+	LockRelationForExtension(index, ExclusiveLock);
+	Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, P_NEW, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	UnlockRelationForExtension(index, ExclusiveLock);
+	*page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+	init_page(*page, kind);
+	return buf;
+}
+
+// Writes a complete element record into a free or new slot; returns its id.
+static uint32 place_record(Inserter *ins, const char *rec)
+{
+	const IndexShape &sh = ins->sh;
+	Relation index = ins->index;
+	if (sh.span == 1) {
+		// 1. a slot freed by vacuum
+		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+		for (BlockNumber b = ins->meta.free_hint_block; b != kInvalidBlock && b < nblocks; b++) {
+			Buffer buf = ReadBuffer(index, b);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			Page page = BufferGetPage(buf);
+			if (!PageIsNew(page) && page_opaque(page)->kind == kPageElement) {
+				OffsetNumber max = PageGetMaxOffsetNumber(page);
+				for (OffsetNumber off = 1; off <= max; off++) {
+					ElementHeader *h = (ElementHeader *) PageGetItem(page, PageGetItemId(page, off));
+					if (h->flags != kElementFree)
+						continue;
+					GenericXLogState *state = GenericXLogStart(index);
+					Page wpage = GenericXLogRegisterBuffer(state, buf, 0);
+					memcpy(PageGetItem(wpage, PageGetItemId(wpage, off)), rec, sh.record_size);
+					finish_change(state, buf);
+					ins->meta.free_hint_block = b;
+					ins->meta_dirty = true;
+					return make_id(b, off - 1, sh.per_page);
+				}
+			}
+			UnlockReleaseBuffer(buf);
+		}
+		if (ins->meta.free_hint_block != kInvalidBlock) {
+			ins->meta.free_hint_block = kInvalidBlock;
+			ins->meta_dirty = true;
+		}
+		// 2. room on the last element page
+		BlockNumber last = ins->meta.last_element_block;
+		if (last != kInvalidBlock) {
+			Buffer buf = ReadBuffer(index, last);
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			Page page = BufferGetPage(buf);
+			OffsetNumber max = PageGetMaxOffsetNumber(page);
+			if (max < sh.per_page && PageGetFreeSpace(page) >= MAXALIGN(sh.record_size)) {
+				GenericXLogState *state = GenericXLogStart(index);
+				Page wpage = GenericXLogRegisterBuffer(state, buf, 0);
+				OffsetNumber off =
+					PageAddItem(wpage, (Item) rec, sh.record_size, InvalidOffsetNumber, false, false);
+				if (off != max + 1) {
+					GenericXLogAbort(state);
+					UnlockReleaseBuffer(buf);
+					elog(ERROR, "failed to add element to hnsw index \"%s\"", RelationGetRelationName(index));
+				}
+				finish_change(state, buf);
+				return make_id(last, off - 1, sh.per_page);
+			}
+			UnlockReleaseBuffer(buf);
+		}
+		// 3. a new page
+		GenericXLogState *state = GenericXLogStart(index);
+		Page page;
+		Buffer buf = extend_index(index, state, kPageElement, &page);
+		BlockNumber b = BufferGetBlockNumber(buf);
+		if (PageAddItem(page, (Item) rec, sh.record_size, InvalidOffsetNumber, false, false) != 1) {
+			GenericXLogAbort(state);
+			UnlockReleaseBuffer(buf);
+			elog(ERROR, "failed to add element to hnsw index \"%s\"", RelationGetRelationName(index));
+		}
+		finish_change(state, buf);
+		ins->meta.last_element_block = b;
+		ins->meta_dirty = true;
+		return make_id(b, 0, sh.per_page);
+	}
+	// Records spanning pages: always appended (continuation pages first, so the first page,
+	// which makes the id reachable, is complete when it appears). Blocks are contiguous
+	// because writers are serialized.
+	BlockNumber first = RelationGetNumberOfBlocks(index);
+	size_t off = 0;
+	for (uint32 p = 0; p < sh.span; p++) {
+		GenericXLogState *state = GenericXLogStart(index);
+		Page page;
+		Buffer buf = extend_index(index, state, p == 0 ? kPageElement : kPageContinuation, &page);
+		if (BufferGetBlockNumber(buf) != first + p) {
+			GenericXLogAbort(state);
+			UnlockReleaseBuffer(buf);
+			elog(ERROR, "hnsw index \"%s\" was extended concurrently", RelationGetRelationName(index));
+		}
+		size_t len = p == 0 ? sh.chunk : Min((size_t) sh.chunk, sh.record_size - off);
+		PageAddItem(page, (Item) (rec + off), len, InvalidOffsetNumber, false, false);
+		off += len;
+		finish_change(state, buf);
+	}
+	ins->meta.last_element_block = first;
+	ins->meta_dirty = true;
+	return first;
+}
+
+// Writes the upper link item of a new element; returns its location.
+static void place_upper(Inserter *ins, const char *item, size_t size, BlockNumber *block, OffsetNumber *off)
+{
+	Relation index = ins->index;
+	BlockNumber last = ins->meta.last_upper_block;
+	if (last != kInvalidBlock) {
+		Buffer buf = ReadBuffer(index, last);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		if (PageGetFreeSpace(BufferGetPage(buf)) >= MAXALIGN(size)) {
+			GenericXLogState *state = GenericXLogStart(index);
+			Page page = GenericXLogRegisterBuffer(state, buf, 0);
+			*off = PageAddItem(page, (Item) item, size, InvalidOffsetNumber, false, false);
+			*block = last;
+			finish_change(state, buf);
+			return;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	GenericXLogState *state = GenericXLogStart(index);
+	Page page;
+	Buffer buf = extend_index(index, state, kPageUpper, &page);
+	*off = PageAddItem(page, (Item) item, size, InvalidOffsetNumber, false, false);
+	*block = BufferGetBlockNumber(buf);
+	finish_change(state, buf);
+	ins->meta.last_upper_block = *block;
+	ins->meta_dirty = true;
+}
+
+// Replaces the level-`level` links of element `id`.
+static void write_links(Inserter *ins, uint32 id, int level, const uint32 *links, int n)
+{
+	Buffer buf;
+	GenericXLogState *state;
+	char *item = begin_element_change(ins, id, &buf, &state);
+	ElementHeader *h = (ElementHeader *) item;
+	if (level == 0) {
+		memcpy(item + links0_offset(), links, sizeof(uint32) * n);
+		h->n_links0 = n;
+		finish_change(state, buf);
+		return;
+	}
+	BlockNumber ub = h->upper_block;
+	OffsetNumber uoff = h->upper_offset;
+	int elevel = h->level;
+	GenericXLogAbort(state);
+	UnlockReleaseBuffer(buf);
+	buf = ReadBuffer(ins->index, ub);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(ins->index);
+	Page page = GenericXLogRegisterBuffer(state, buf, 0);
+	if (page_opaque(page)->kind != kPageUpper || uoff < 1 || uoff > PageGetMaxOffsetNumber(page)) {
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		report_corrupt(ins->index, "bad upper link item", id);
+	}
+	char *up = (char *) PageGetItem(page, PageGetItemId(page, uoff));
+	uint16 *counts = (uint16 *) up;
+	uint32 *dst = (uint32 *) (up + ((sizeof(uint16) * elevel + 3) & ~size_t(3)));
+	memcpy(dst + (size_t) (level - 1) * ins->sh.m, links, sizeof(uint32) * n);
+	counts[level - 1] = n;
+	finish_change(state, buf);
+}
+
+// Selects up to max_n neighbours for `base` among `cands` (any order; sorted here).
+static int choose(Inserter *ins, const float *base, Candidate *cands, int n, int max_n, uint32 *out)
+{
+	std::sort(cands, cands + n, [](const Candidate &a, const Candidate &b) { return a.dist < b.dist; });
+	size_t dims = ins->sh.dims;
+	float *vecs = (float *) palloc(sizeof(float) * dims * (n > 0 ? n : 1));
+	int *chosen = (int *) palloc(sizeof(int) * (n > 0 ? n : 1));
+	if (n > max_n)
+		for (int i = 0; i < n; i++)
+			ins->store.vector(cands[i].id, vecs + i * dims);
+	(void) base;
+	int k = select_neighbors(ins->store, cands, vecs, dims, n, max_n, chosen);
+	for (int i = 0; i < k; i++)
+		out[i] = cands[chosen[i]].id;
+	pfree(vecs);
+	pfree(chosen);
+	return k;
+}
+
+// Adds a back-link new_id -> at `level` of `nb`, pruning nb's list with the heuristic if full.
+static void add_backlink(Inserter *ins, uint32 nb, uint32 new_id, const float *new_vec, int level)
+{
+	int maxn = max_links(ins->sh.m, level);
+	int n = ins->store.links(nb, level, ins->link_buf);
+	for (int i = 0; i < n; i++)
+		if (ins->link_buf[i] == new_id)
+			return;
+	if (n < maxn) {
+		ins->link_buf[n++] = new_id;
+		write_links(ins, nb, level, ins->link_buf, n);
+		return;
+	}
+	float *nb_vec = (float *) palloc(sizeof(float) * ins->sh.dims);
+	ins->store.vector(nb, nb_vec);
+	Candidate *cands = (Candidate *) palloc(sizeof(Candidate) * (n + 1));
+	for (int i = 0; i < n; i++) {
+		uint8_t flags;
+		cands[i] = Candidate{ins->store.distance(ins->link_buf[i], nb_vec, &flags), ins->link_buf[i]};
+	}
+	cands[n] = Candidate{metric_distance(ins->sh, new_vec, nb_vec), new_id};
+	uint32 *out = (uint32 *) palloc(sizeof(uint32) * maxn);
+	int k = choose(ins, nb_vec, cands, n + 1, maxn, out);
+	write_links(ins, nb, level, out, k);
+	pfree(out);
+	pfree(cands);
+	pfree(nb_vec);
+}
+
+// Adds heap_tid to the duplicate element `id` (or its overflow chain). Returns false if the
+// element is not live (then the caller inserts a new element).
+static bool add_duplicate_tid(Inserter *ins, uint32 id, ItemPointer heap_tid)
+{
+	uint32 cur = id;
+	for (;;) {
+		Buffer buf;
+		GenericXLogState *state;
+		char *item = begin_element_change(ins, cur, &buf, &state);
+		ElementHeader *h = (ElementHeader *) item;
+		if (cur == id && h->flags != kElementLive) {
+			GenericXLogAbort(state);
+			UnlockReleaseBuffer(buf);
+			return false;
+		}
+		if (h->n_tids < kHeapTidsPerElement) {
+			set_tid(&h->tids[h->n_tids++], heap_tid);
+			finish_change(state, buf);
+			return true;
+		}
+		uint32 next = h->dup_next;
+		if (next != kInvalidId) {
+			GenericXLogAbort(state);
+			UnlockReleaseBuffer(buf);
+			cur = next;
+			continue;
+		}
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		// Chain is full: write a new overflow record, then link it from the chain's tail.
+		char *rec = (char *) palloc0(ins->sh.record_size);
+		ElementHeader *nh = (ElementHeader *) rec;
+		nh->flags = kElementDuplicate;
+		nh->upper_block = kInvalidBlock;
+		nh->dup_next = kInvalidId;
+		set_tid(&nh->tids[0], heap_tid);
+		nh->n_tids = 1;
+		uint32 new_id = place_record(ins, rec);
+		item = begin_element_change(ins, cur, &buf, &state);
+		((ElementHeader *) item)->dup_next = new_id;
+		finish_change(state, buf);
+		return true;
+	}
+}
+
+void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
+{
+	MemoryContext ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw insert", ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(ctx);
+	LockPage(index, kWriterLock, ExclusiveLock);
+
+	Inserter *ins = (Inserter *) palloc0(sizeof(Inserter));
+	ins->index = index;
+	read_shape(index, &ins->sh);
+	read_meta(ins);
+	store_init(&ins->store, index, &ins->sh);
+	const IndexShape &sh = ins->sh;
+	int m = sh.m;
+	ins->link_buf = (uint32 *) palloc(sizeof(uint32) * (2 * m + 1));
+
+	int level = random_level(m);
+	uint32 *chosen[kMaxLevel + 1];
+	int n_chosen[kMaxLevel + 1];
+	for (int l = 0; l <= kMaxLevel; l++)
+		n_chosen[l] = 0;
+
+	uint32 entry = ins->meta.entry_point;
+	if (entry != kInvalidId) {
+		size_t capacity = (size_t) ins->store.nblocks * sh.per_page;
+		ins->visited = acquire_visited(capacity, &ins->visited_shared);
+		uint8_t flags;
+		Candidate ep{ins->store.distance(entry, vec, &flags), entry};
+		greedy_descend(ins->store, vec, ep, ins->meta.entry_level, level, ins->link_buf);
+		init_candidates(&ins->frontier, sh.ef_construction * 2);
+		init_candidates(&ins->result, sh.ef_construction + 1);
+		Candidate *eps = (Candidate *) palloc(sizeof(Candidate) * (sh.ef_construction + 1));
+		eps[0] = ep;
+		int n_eps = 1;
+		for (int l = Min(level, ins->meta.entry_level); l >= 0; l--) {
+			visited_reset(*ins->visited);
+			for (int i = 0; i < n_eps; i++)
+				visited_insert(*ins->visited, eps[i].id);
+			search_layer(ins->store, vec, eps, n_eps, sh.ef_construction, l, *ins->visited, ins->frontier,
+						 ins->result, nullptr, ins->link_buf, nullptr);
+			sort_ascending(ins->result);
+			int n = (int) ins->result.size;
+			if (l == 0 && n > 0 && ins->result.items[0].dist <= 0) {
+				// Possible exact duplicate: compare the stored vector bit for bit.
+				float *other = (float *) palloc(sizeof(float) * sh.dims);
+				ins->store.vector(ins->result.items[0].id, other);
+				if (memcmp(other, vec, sizeof(float) * sh.dims) == 0 &&
+					add_duplicate_tid(ins, ins->result.items[0].id, heap_tid)) {
+					release_visited(ins->visited, ins->visited_shared);
+					UnlockPage(index, kWriterLock, ExclusiveLock);
+					MemoryContextSwitchTo(old);
+					MemoryContextDelete(ctx);
+					return;
+				}
+			}
+			// Deleted elements are never chosen as neighbours.
+			int live = 0;
+			for (int i = 0; i < n; i++) {
+				ElementHeader hdr;
+				if (store_element(&ins->store, ins->result.items[i].id, &hdr) && hdr.flags == kElementLive)
+					ins->result.items[live++] = ins->result.items[i];
+			}
+			memcpy(eps, ins->result.items, sizeof(Candidate) * n);
+			n_eps = n;
+			chosen[l] = (uint32 *) palloc(sizeof(uint32) * m);
+			n_chosen[l] = choose(ins, vec, ins->result.items, live, m, chosen[l]);
+		}
+		release_visited(ins->visited, ins->visited_shared);
+	}
+
+	// 1. the element itself
+	char *rec = (char *) palloc0(sh.record_size);
+	ElementHeader *h = (ElementHeader *) rec;
+	h->flags = kElementLive;
+	h->level = level;
+	h->upper_block = kInvalidBlock;
+	h->dup_next = kInvalidId;
+	set_tid(&h->tids[0], heap_tid);
+	h->n_tids = 1;
+	h->n_links0 = n_chosen[0];
+	memcpy(rec + links0_offset(), chosen[0] ? chosen[0] : ins->link_buf, sizeof(uint32) * n_chosen[0]);
+	memcpy(rec + vector_offset(m), vec, sizeof(float) * sh.dims);
+	if (level > 0) {
+		size_t usize = upper_item_size(m, level);
+		char *up = (char *) palloc0(usize);
+		uint16 *counts = (uint16 *) up;
+		uint32 *links = (uint32 *) (up + ((sizeof(uint16) * level + 3) & ~size_t(3)));
+		for (int l = 1; l <= level; l++) {
+			counts[l - 1] = n_chosen[l];
+			if (n_chosen[l])
+				memcpy(links + (size_t) (l - 1) * m, chosen[l], sizeof(uint32) * n_chosen[l]);
+		}
+		BlockNumber ub;
+		OffsetNumber uo;
+		place_upper(ins, up, usize, &ub, &uo);
+		h->upper_block = ub;
+		h->upper_offset = uo;
+	}
+	uint32 id = place_record(ins, rec);
+
+	// 2. back-links
+	for (int l = Min(level, ins->meta.entry_level); l >= 0; l--)
+		for (int i = 0; i < n_chosen[l]; i++)
+			add_backlink(ins, chosen[l][i], id, vec, l);
+
+	// 3. metapage
+	if (entry == kInvalidId || level > ins->meta.entry_level) {
+		ins->meta.entry_point = id;
+		ins->meta.entry_level = level;
+		ins->meta_dirty = true;
+	}
+	ins->meta.inserted++;
+	write_meta(ins);
+
+	UnlockPage(index, kWriterLock, ExclusiveLock);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(ctx);
+}
+
+}  // namespace hnsw
+}  // namespace prism
+
+using namespace prism::hnsw;
+
+bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+				IndexUniqueCheck checkUnique, bool indexUnchanged, IndexInfo *indexInfo)
+{
+	return prism::prism_guarded([&] {
+		if (isnull[0])
+			return false;
+		IndexShape sh;
+		read_shape(index, &sh);
+		float *vec = (float *) palloc(sizeof(float) * sh.dims);
+		if (prepare_vector(sh, values[0], vec))
+			insert_element(index, vec, heap_tid);
+		pfree(vec);
+		return false;
+	});
+}

@@ -1,0 +1,186 @@
+// Page helpers of the hnsw index: page init, metapage decoding, layout, metric, options.
+#include <cmath>
+
+#include "pg/hnsw.h"
+#include "pg/vector.h"
+
+extern "C" {
+#include "catalog/pg_opclass.h"
+#include "common/pg_prng.h"
+#include "utils/syscache.h"
+}
+
+namespace prism {
+namespace hnsw {
+
+void init_page(Page page, uint16 kind)
+{
+	PageInit(page, BLCKSZ, sizeof(PageOpaque));
+	PageOpaque *op = page_opaque(page);
+	op->kind = kind;
+	op->reserved = 0;
+	op->next = InvalidBlockNumber;
+}
+
+MetaPageData *page_meta(Page page) { return (MetaPageData *) PageGetContents(page); }
+
+// Usable bytes for items (with their line pointers) on an element page.
+size_t element_item_space()
+{
+	return BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(PageOpaque));
+}
+
+size_t element_max_item() { return element_item_space() - sizeof(ItemIdData); }
+
+ElementLayout layout_for(int m, int dims)
+{
+	return compute_layout(m, dims, element_item_space(), sizeof(ItemIdData), element_max_item());
+}
+
+void fill_shape_layout(IndexShape *shape)
+{
+	ElementLayout l = layout_for(shape->m, shape->dims);
+	shape->per_page = l.per_page;
+	shape->span = l.span;
+	shape->record_size = l.record_size;
+	shape->chunk = l.chunk;
+	shape->kernels = best_kernels(shape->dims);
+	shape->dims_param = shape->dims;
+}
+
+void shape_from_meta(const MetaPageData *meta, IndexShape *shape)
+{
+	shape->dims = meta->dims;
+	shape->metric = (Metric) meta->metric;
+	shape->m = meta->m;
+	shape->ef_construction = meta->ef_construction;
+	shape->entry_point = meta->entry_point;
+	shape->entry_level = meta->entry_level;
+	fill_shape_layout(shape);
+}
+
+void report_corrupt(Relation index, const char *what, uint32 id)
+{
+	ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+					errmsg("hnsw index \"%s\" is corrupted: %s (element %u)", RelationGetRelationName(index), what, id),
+					errhint("REINDEX the index.")));
+	pg_unreachable();
+}
+
+void read_shape(Relation index, IndexShape *shape)
+{
+	Buffer buf = ReadBuffer(index, kMetaBlock);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	Page page = BufferGetPage(buf);
+	MetaPageData meta;
+	bool kind_ok = !PageIsNew(page) && page_opaque(page)->kind == kPageMeta;
+	if (kind_ok)
+		memcpy(&meta, page_meta(page), sizeof(meta));
+	UnlockReleaseBuffer(buf);
+	if (!kind_ok || meta.magic != kMagic)
+		report_corrupt(index, "bad metapage", 0);
+	if (meta.version != kFormatVersion)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						errmsg("hnsw index \"%s\" has on-disk format version %u, this prism reads version %u",
+							   RelationGetRelationName(index), meta.version, kFormatVersion),
+						errhint("REINDEX the index.")));
+	shape_from_meta(&meta, shape);
+	ElementLayout l = layout_for(shape->m, shape->dims);
+	if (meta.per_page != l.per_page || meta.span != l.span || meta.dims < 1 || meta.m < kMinM)
+		report_corrupt(index, "metapage layout does not match its dimensions", 0);
+}
+
+float metric_distance(const IndexShape &shape, const float *a, const float *b)
+{
+	switch (shape.metric) {
+	case Metric::L2:
+		return shape.kernels.l2sq(a, b, &shape.dims_param);
+	case Metric::InnerProduct:
+		return -shape.kernels.dot(a, b, &shape.dims_param);
+	case Metric::Cosine:
+	default:
+		return 1.0f - shape.kernels.dot(a, b, &shape.dims_param);
+	}
+}
+
+void normalize_vector(float *v, int dims)
+{
+	double norm = 0;
+	for (int i = 0; i < dims; i++)
+		norm += (double) v[i] * v[i];
+	norm = sqrt(norm);
+	if (norm > 0)
+		for (int i = 0; i < dims; i++)
+			v[i] = (float) (v[i] / norm);
+}
+
+// hnswlib's level distribution: floor(-ln(U) / ln(m)), capped so upper links fit one item.
+int random_level(int m)
+{
+	double u = pg_prng_double(&pg_global_prng_state);
+	if (u <= 0)
+		u = 1e-300;
+	int level = (int) floor(-log(u) / log((double) m));
+	return level > kMaxLevel ? kMaxLevel : level;
+}
+
+int index_dimensions(Relation index)
+{
+	int32 typmod = TupleDescAttr(index->rd_att, 0)->atttypmod;
+	if (typmod < 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("column does not have dimensions"),
+						errhint("Declare the column with a dimension, for example vector(3), to index it with hnsw.")));
+	return typmod;
+}
+
+// The metric follows from the opclass' ordering operator (strategy 1): <->, <#> or <=>.
+Metric index_metric(Relation index)
+{
+	Oid opfamily = index->rd_opfamily[0];
+	Oid type = index->rd_opcintype[0];
+	Oid op = get_opfamily_member(opfamily, type, type, 1);
+	char *name = OidIsValid(op) ? get_opname(op) : NULL;
+	if (name && strcmp(name, "<->") == 0)
+		return Metric::L2;
+	if (name && strcmp(name, "<#>") == 0)
+		return Metric::InnerProduct;
+	if (name && strcmp(name, "<=>") == 0)
+		return Metric::Cosine;
+	elog(ERROR, "hnsw operator class has no supported ordering operator");
+	pg_unreachable();
+}
+
+void index_options(Relation index, int *m, int *ef_construction)
+{
+	HnswOptions *opts = (HnswOptions *) index->rd_options;
+	*m = opts ? opts->m : kDefaultM;
+	*ef_construction = opts ? opts->ef_construction : kDefaultEfConstruction;
+	if (*ef_construction < 2 * *m)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("ef_construction must be greater than or equal to 2 * m"),
+						errdetail("m is %d and ef_construction is %d.", *m, *ef_construction)));
+}
+
+// Copies a heap vector into `out` (normalized for cosine); false if it cannot be indexed.
+bool prepare_vector(const IndexShape &sh, Datum value, float *out)
+{
+	Vector *v = DatumGetVector(value);
+	if (v->dim != (int) sh.dims)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+						errmsg("expected %u dimensions, not %d", sh.dims, v->dim)));
+	memcpy(out, v->x, sizeof(float) * sh.dims);
+	if ((Pointer) v != DatumGetPointer(value))
+		pfree(v);
+	if (sh.metric == Metric::Cosine) {
+		double norm = 0;
+		for (uint32 i = 0; i < sh.dims; i++)
+			norm += (double) out[i] * out[i];
+		if (norm == 0)
+			return false;  // cosine distance is undefined for zero vectors: not indexed
+		normalize_vector(out, sh.dims);
+	}
+	return true;
+}
+
+}  // namespace hnsw
+}  // namespace prism

@@ -1,0 +1,322 @@
+// amgettuple for hnsw: greedy descent, level-0 beam search with hnsw.ef_search, then (when the
+// executor keeps asking, e.g. a WHERE clause dropped rows) the search continues best-first
+// from where the beam stopped, until the graph is exhausted or hnsw.max_scan_tuples elements
+// have been discovered.
+//
+// Order: the first ef_search results come out in distance order. Past them, an element is
+// handed out only once no unexpanded candidate is closer, so rows stay in order; an element
+// discovered later that is closer than one already returned is dropped under strict_order
+// (prism's default: LIMIT k answers are in true order) and returned late under relaxed_order.
+// With hnsw.iterative_scan = off the scan ends after the beam's results, like pgvector.
+#include <cmath>
+
+#include "pg/hnsw.h"
+#include "pg/hnsw_stats.h"
+#include "pg/vector.h"
+
+extern "C" {
+#include "access/relscan.h"
+#include "utils/memutils.h"
+}
+
+namespace prism {
+namespace hnsw {
+
+ScanStats last_scan_stats;
+
+struct ScanOpaque {
+	MemoryContext ctx;
+	IndexShape shape;
+	PgStore store;
+	bool started;
+	bool done;
+	float *query;
+	VisitedSet *visited;
+	bool visited_shared;
+	uint32 *link_buf;
+	CandidateArray frontier, result, discovered;
+	size_t beam_left;
+	float last_dist;
+	uint64 discovered_count;
+	ItemPointerData *pending;
+	int n_pending, pos_pending;
+	int mode;
+	uint64 max_discovered;
+	ScanStats stats;
+};
+
+// One visited set per backend, reused by every scan (the usual case: one hnsw scan at a time,
+// including the inner side of a LATERAL batch). A second concurrent scan gets its own.
+static VisitedSet backend_visited;
+static bool backend_visited_busy;
+
+VisitedSet *acquire_visited(size_t capacity, bool *shared)
+{
+	capacity += 64;	 // room for elements added while we scan
+	if (!backend_visited_busy) {
+		if (backend_visited.capacity < capacity) {
+			if (backend_visited.marks)
+				pfree(backend_visited.marks);
+			size_t cap = Max(capacity, backend_visited.capacity * 2);
+			backend_visited.marks =
+				(uint32 *) MemoryContextAllocExtended(TopMemoryContext, cap * sizeof(uint32), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+			backend_visited.capacity = cap;
+			backend_visited.epoch = 0;
+		}
+		backend_visited_busy = true;
+		*shared = true;
+		visited_reset(backend_visited);
+		return &backend_visited;
+	}
+	VisitedSet *v = (VisitedSet *) palloc(sizeof(VisitedSet));
+	v->marks = (uint32 *) palloc_extended(capacity * sizeof(uint32), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	v->capacity = capacity;
+	v->epoch = 0;
+	visited_reset(*v);
+	*shared = false;
+	return v;
+}
+
+void release_visited(VisitedSet *v, bool shared)
+{
+	if (shared)
+		backend_visited_busy = false;
+}
+
+// Releases the backend visited set if the scan's memory goes away without endscan (ERROR).
+static void scan_reset_callback(void *arg)
+{
+	ScanOpaque *so = (ScanOpaque *) arg;
+	if (so->visited && so->visited_shared) {
+		release_visited(so->visited, true);
+		so->visited = NULL;
+	}
+}
+
+static void start_search(IndexScanDesc scan)
+{
+	ScanOpaque *so = (ScanOpaque *) scan->opaque;
+	IndexShape &sh = so->shape;
+	read_shape(scan->indexRelation, &sh);
+	store_init(&so->store, scan->indexRelation, &sh);
+	so->query = (float *) palloc0(sizeof(float) * sh.dims);
+	if (scan->orderByData && !(scan->orderByData[0].sk_flags & SK_ISNULL)) {
+		Vector *q = DatumGetVector(scan->orderByData[0].sk_argument);
+		if (q->dim != (int) sh.dims)
+			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("different vector dimensions %u and %d", sh.dims, q->dim)));
+		memcpy(so->query, q->x, sizeof(float) * sh.dims);
+		if (sh.metric == Metric::Cosine)
+			normalize_vector(so->query, sh.dims);
+	}
+	so->mode = guc_iterative_scan;
+	so->max_discovered = (uint64) guc_max_scan_tuples;
+	so->last_dist = -INFINITY;
+	memset(&so->stats, 0, sizeof(so->stats));
+	if (sh.entry_point == kInvalidId) {
+		so->done = true;
+		return;
+	}
+	so->link_buf = (uint32 *) palloc(sizeof(uint32) * (2 * sh.m + 1));
+	so->visited = acquire_visited((size_t) so->store.nblocks * sh.per_page, &so->visited_shared);
+	int ef = Max(guc_ef_search, 1);
+	init_candidates(&so->frontier, ef * 4);
+	init_candidates(&so->result, ef + 1);
+	init_candidates(&so->discovered, ef * 4);
+	uint8_t flags;
+	Candidate ep{so->store.distance(sh.entry_point, so->query, &flags), sh.entry_point};
+	greedy_descend(so->store, so->query, ep, sh.entry_level, 0, so->link_buf);
+	visited_insert(*so->visited, ep.id);
+	push_candidate(so->store, so->discovered, ep);
+	search_layer(so->store, so->query, &ep, 1, ef, 0, *so->visited, so->frontier, so->result, &so->discovered,
+				 so->link_buf, &so->stats.distances);
+	so->discovered_count = so->discovered.size;
+	so->beam_left = so->result.size;
+}
+
+static Candidate pop_discovered(ScanOpaque *so)
+{
+	Candidate c = so->discovered.items[0];
+	std::pop_heap(so->discovered.items, so->discovered.items + so->discovered.size, CloserFirst());
+	so->discovered.size--;
+	return c;
+}
+
+// Expands the frontier until its nearest element is farther than the nearest undelivered one.
+static void continue_search(ScanOpaque *so)
+{
+	while (so->frontier.size > 0 &&
+		   (so->discovered.size == 0 || so->frontier.items[0].dist < so->discovered.items[0].dist)) {
+		if (so->discovered_count >= so->max_discovered) {
+			so->stats.bound_reached = true;
+			so->frontier.size = 0;
+			return;
+		}
+		CHECK_FOR_INTERRUPTS();
+		Candidate c = so->frontier.items[0];
+		std::pop_heap(so->frontier.items, so->frontier.items + so->frontier.size, CloserFirst());
+		so->frontier.size--;
+		int n = so->store.links(c.id, 0, so->link_buf);
+		for (int i = 0; i < n; i++) {
+			uint32 id = so->link_buf[i];
+			if (!visited_insert(*so->visited, id))
+				continue;
+			uint8_t flags;
+			Candidate nc{so->store.distance(id, so->query, &flags), id};
+			so->stats.distances++;
+			so->discovered_count++;
+			push_candidate(so->store, so->frontier, nc);
+			std::push_heap(so->frontier.items, so->frontier.items + so->frontier.size, CloserFirst());
+			push_candidate(so->store, so->discovered, nc);
+			std::push_heap(so->discovered.items, so->discovered.items + so->discovered.size, CloserFirst());
+		}
+	}
+}
+
+// Next element in distance order, or false when the scan is over.
+static bool next_element(ScanOpaque *so, Candidate *out)
+{
+	for (;;) {
+		if (so->beam_left > 0) {
+			so->beam_left--;
+		} else {
+			if (so->mode == kIterativeOff)
+				return false;
+			continue_search(so);
+		}
+		if (so->discovered.size == 0)
+			return false;
+		Candidate c = pop_discovered(so);
+		if (c.dist < so->last_dist && so->mode == kIterativeStrict) {
+			so->stats.dropped_out_of_order++;
+			continue;
+		}
+		if (c.dist > so->last_dist)
+			so->last_dist = c.dist;
+		*out = c;
+		return true;
+	}
+}
+
+// Loads the heap TIDs of a live element (and its duplicate chain) into so->pending.
+static bool load_tids(ScanOpaque *so, uint32 id)
+{
+	ElementHeader h;
+	if (!store_element(&so->store, id, &h) || h.flags != kElementLive)
+		return false;
+	so->n_pending = 0;
+	so->pos_pending = 0;
+	int guard = 0;
+	for (;;) {
+		for (int i = 0; i < h.n_tids && i < kHeapTidsPerElement; i++) {
+			if (so->n_pending % kHeapTidsPerElement == 0)
+				so->pending = (ItemPointerData *) (so->n_pending == 0
+														? palloc(sizeof(ItemPointerData) * kHeapTidsPerElement)
+														: repalloc(so->pending, sizeof(ItemPointerData) *
+																					(so->n_pending + kHeapTidsPerElement)));
+			ItemPointerData *t = &so->pending[so->n_pending++];
+			t->ip_blkid.bi_hi = h.tids[i].block_hi;
+			t->ip_blkid.bi_lo = h.tids[i].block_lo;
+			t->ip_posid = h.tids[i].offset;
+		}
+		if (h.dup_next == kInvalidId)
+			break;
+		uint32 next = h.dup_next;
+		if (++guard > 1000000 || !store_element(&so->store, next, &h) || h.flags != kElementDuplicate)
+			report_corrupt(so->store.index, "broken duplicate chain", id);
+	}
+	return so->n_pending > 0;
+}
+
+}  // namespace hnsw
+}  // namespace prism
+
+using namespace prism::hnsw;
+
+IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys)
+{
+	return prism::prism_guarded([&] {
+		IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+		MemoryContext ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw scan", ALLOCSET_DEFAULT_SIZES);
+		ScanOpaque *so = (ScanOpaque *) MemoryContextAllocZero(ctx, sizeof(ScanOpaque));
+		so->ctx = ctx;
+		MemoryContextCallback *cb = (MemoryContextCallback *) MemoryContextAlloc(ctx, sizeof(MemoryContextCallback));
+		cb->func = scan_reset_callback;
+		cb->arg = so;
+		MemoryContextRegisterResetCallback(ctx, cb);
+		scan->opaque = so;
+		return scan;
+	});
+}
+
+void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
+{
+	prism::prism_guarded([&] {
+		ScanOpaque *so = (ScanOpaque *) scan->opaque;
+		if (so->started)
+			last_scan_stats = so->stats;
+		MemoryContext ctx = so->ctx;
+		MemoryContextReset(ctx);  // runs scan_reset_callback: releases the visited set
+		ScanOpaque *fresh = (ScanOpaque *) MemoryContextAllocZero(ctx, sizeof(ScanOpaque));
+		fresh->ctx = ctx;
+		MemoryContextCallback *cb = (MemoryContextCallback *) MemoryContextAlloc(ctx, sizeof(MemoryContextCallback));
+		cb->func = scan_reset_callback;
+		cb->arg = fresh;
+		MemoryContextRegisterResetCallback(ctx, cb);
+		scan->opaque = fresh;
+		if (keys && scan->numberOfKeys > 0)
+			memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+		if (orderbys && scan->numberOfOrderBys > 0)
+			memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+		return 0;
+	});
+}
+
+bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	return prism::prism_guarded([&] {
+		ScanOpaque *so = (ScanOpaque *) scan->opaque;
+		MemoryContext old = MemoryContextSwitchTo(so->ctx);
+		if (!so->started) {
+			so->started = true;
+			start_search(scan);
+		}
+		bool found = false;
+		while (!so->done) {
+			if (so->pos_pending < so->n_pending) {
+				scan->xs_heaptid = so->pending[so->pos_pending++];
+				scan->xs_recheck = false;
+				scan->xs_recheckorderby = false;
+				so->stats.tuples_returned++;
+				found = true;
+				break;
+			}
+			Candidate c;
+			if (!next_element(so, &c)) {
+				so->done = true;
+				break;
+			}
+			load_tids(so, c.id);
+		}
+		so->stats.pages_read = so->store.pages_read;
+		so->stats.nodes_visited = so->discovered_count;
+		last_scan_stats = so->stats;
+		if (so->done && so->stats.bound_reached && !so->stats.bound_noticed) {
+			so->stats.bound_noticed = true;
+			note_bound_reached(scan->indexRelation);
+		}
+		MemoryContextSwitchTo(old);
+		return found;
+	});
+}
+
+void hnswendscan(IndexScanDesc scan)
+{
+	prism::prism_guarded([&] {
+		ScanOpaque *so = (ScanOpaque *) scan->opaque;
+		if (so->started)
+			last_scan_stats = so->stats;
+		MemoryContextDelete(so->ctx);  // the reset callback releases the visited set
+		scan->opaque = NULL;
+		return 0;
+	});
+}

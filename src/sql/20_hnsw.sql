@@ -1,0 +1,24 @@
+-- hnsw index access method and its operator classes (pgvector's names and semantics).
+CREATE FUNCTION hnsw_handler(internal) RETURNS index_am_handler
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+
+CREATE ACCESS METHOD hnsw TYPE INDEX HANDLER hnsw_handler;
+COMMENT ON ACCESS METHOD hnsw IS 'hnsw index access method (graph built with hnswlib, stored in pages)';
+
+CREATE OPERATOR CLASS vector_l2_ops
+	FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <-> (vector, vector) FOR ORDER BY pg_catalog.float_ops;
+
+CREATE OPERATOR CLASS vector_ip_ops
+	FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <#> (vector, vector) FOR ORDER BY pg_catalog.float_ops;
+
+CREATE OPERATOR CLASS vector_cosine_ops
+	FOR TYPE vector USING hnsw AS
+	OPERATOR 1 <=> (vector, vector) FOR ORDER BY pg_catalog.float_ops;
+
+CREATE FUNCTION prism.last_scan_stats(
+	OUT distances bigint, OUT nodes_visited bigint, OUT pages_read bigint,
+	OUT tuples_returned bigint, OUT dropped_out_of_order bigint, OUT bound_reached boolean)
+	AS 'MODULE_PATHNAME', 'prism_last_scan_stats' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION prism.last_scan_stats() IS 'statistics of the last hnsw index scan in this session';
