@@ -411,19 +411,13 @@ RunDatabase(const Options &o, const Dataset &ds, const std::string &conninfo, co
 		Die("database '" + conninfo + "' has neither prism nor pgvector installed");
 	std::string system = ext.rfind("vector", 0) == 0 ? "pgvector" : "prism";
 	Metric mt = MetricFor(o.metric);
+	fprintf(stderr, "%s (%s), %s\n", system.c_str(), ext.c_str(), Value(c, "SHOW server_version").c_str());
 
 	if (o.threads > 0) {
 		// pgvector: the leader builds too, so threads-1 workers; prism: its own GUC (if defined).
 		Exec(c, "SET max_parallel_maintenance_workers = " + std::to_string(o.threads - 1));
 		Value(c, "SELECT set_config('prism.build_threads', '" + std::to_string(o.threads) + "', false)", true);
 	}
-	fprintf(stderr, "%s (%s): %s, shared_buffers %s, maintenance_work_mem %s, "
-			"max_parallel_maintenance_workers %s, prism.build_threads %s\n",
-		system.c_str(), ext.c_str(), Value(c, "SHOW server_version").c_str(),
-		Value(c, "SHOW shared_buffers").c_str(), Value(c, "SHOW maintenance_work_mem").c_str(),
-		Value(c, "SHOW max_parallel_maintenance_workers").c_str(),
-		Value(c, "SELECT current_setting('prism.build_threads', true)", true).c_str());
-
 	std::string dim = std::to_string(ds.dim);
 	Exec(c, "DROP TABLE IF EXISTS items");
 	Exec(c, "CREATE TABLE items (id int PRIMARY KEY, embedding vector(" + dim + ")" +
@@ -440,6 +434,13 @@ RunDatabase(const Options &o, const Dataset &ds, const std::string &conninfo, co
 	double build_s = Seconds(t0);
 	double size_mib = atof(Value(c, "SELECT pg_relation_size('items_embedding_idx')").c_str()) / (1 << 20);
 	fprintf(stderr, "  index built in %.1f s, %.1f MiB\n", build_s, size_mib);
+
+	// After the build: prism's GUCs exist once its library is loaded.
+	fprintf(stderr, "  shared_buffers %s, maintenance_work_mem %s, max_parallel_maintenance_workers %s, "
+			"prism.build_threads %s\n",
+		Value(c, "SHOW shared_buffers").c_str(), Value(c, "SHOW maintenance_work_mem").c_str(),
+		Value(c, "SHOW max_parallel_maintenance_workers").c_str(),
+		Value(c, "SELECT current_setting('prism.build_threads', true)", true).c_str());
 
 	std::vector<std::string> qtext(ds.nq);
 	for (size_t q = 0; q < ds.nq; q++)
