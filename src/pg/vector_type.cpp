@@ -1,0 +1,209 @@
+// The `vector` type itself: text and binary I/O, the typmod, and the casts to and from arrays.
+// Text parsing and float printing live in src/core/vector_text.cpp; this file maps their
+// results onto Postgres errors with pgvector's wording and SQLSTATEs.
+// Core headers come first: they refuse to be included after Postgres headers.
+#include "core/vector_text.h"
+
+#include "pg/boundary.h"
+#include "pg/vector_internal.h"
+
+extern "C" {
+#include "catalog/pg_type.h"
+}
+
+Vector *new_vector(int dim)
+{
+	check_dim(dim);
+	Size size = VECTOR_SIZE(dim);
+	Vector *v = (Vector *) palloc0(size);
+	SET_VARSIZE(v, size);
+	v->dim = (int16) dim;
+	return v;
+}
+
+static void report_parse_error(const prism::ParseResult &r, const char *text)
+{
+	switch (r.status) {
+	case prism::ParseStatus::Ok:
+		return;
+	case prism::ParseStatus::MissingBracket:
+		ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						errmsg("invalid input syntax for type vector: \"%s\"", text),
+						errdetail("Vector contents must start with \"[\".")));
+		break;
+	case prism::ParseStatus::JunkAfter:
+		ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						errmsg("invalid input syntax for type vector: \"%s\"", text),
+						errdetail("Junk after closing right brace.")));
+		break;
+	case prism::ParseStatus::Syntax:
+		ereport(ERROR, (errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+						errmsg("invalid input syntax for type vector: \"%s\"", text)));
+		break;
+	case prism::ParseStatus::Empty:
+		check_dim(0);
+		break;
+	case prism::ParseStatus::TooManyDims:
+		check_dim(VECTOR_MAX_DIM + 1);
+		break;
+	case prism::ParseStatus::OutOfRange:
+		ereport(ERROR, (errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+						errmsg("\"%s\" is out of range for type vector", pnstrdup(r.token, r.token_len))));
+		break;
+	case prism::ParseStatus::NotANumber:
+		check_element(NAN);
+		break;
+	case prism::ParseStatus::Infinite:
+		check_element(INFINITY);
+		break;
+	}
+	elog(ERROR, "unexpected vector parse status %d", (int) r.status);
+}
+
+PRISM_FUNCTION(vector_in)
+{
+	char *text = PG_GETARG_CSTRING(0);
+	int32 typmod = PG_GETARG_INT32(2);
+
+	size_t cap = prism::vector_text_max_elements(text);
+	if (cap > VECTOR_MAX_DIM)
+		cap = VECTOR_MAX_DIM;
+	float *x = (float *) palloc(sizeof(float) * cap);
+	prism::ParseResult r = prism::parse_vector_text(text, x, cap, VECTOR_MAX_DIM);
+	report_parse_error(r, text);
+
+	int dim = (int) r.dim;
+	check_expected_dim(typmod, dim);
+	Vector *v = new_vector(dim);
+	memcpy(v->x, x, sizeof(float) * dim);
+	pfree(x);
+	PG_RETURN_VECTOR_P(v);
+}
+
+PRISM_FUNCTION(vector_out)
+{
+	Vector *v = PG_GETARG_VECTOR_P(0);
+	char *buf = (char *) palloc(prism::vector_text_size(v->dim));
+	prism::format_vector(v->x, v->dim, buf);
+	PG_FREE_IF_COPY(v, 0);
+	PG_RETURN_CSTRING(buf);
+}
+
+PRISM_FUNCTION(vector_typmod_in)
+{
+	ArrayType *ta = PG_GETARG_ARRAYTYPE_P(0);
+	int n;
+	int32 *tl = ArrayGetIntegerTypmods(ta, &n);
+
+	if (n != 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid type modifier")));
+	if (*tl < 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("dimensions for type vector must be at least 1")));
+	if (*tl > VECTOR_MAX_DIM)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("dimensions for type vector cannot exceed %d", VECTOR_MAX_DIM)));
+	PG_RETURN_INT32(*tl);
+}
+
+// Wire format (pgvector's): int16 dim, int16 unused (0), dim float4, all big-endian.
+PRISM_FUNCTION(vector_recv)
+{
+	StringInfo buf = (StringInfo) PG_GETARG_POINTER(0);
+	int32 typmod = PG_GETARG_INT32(2);
+
+	int16 dim = (int16) pq_getmsgint(buf, sizeof(int16));
+	int16 unused = (int16) pq_getmsgint(buf, sizeof(int16));
+	check_dim(dim);
+	check_expected_dim(typmod, dim);
+	if (unused != 0)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected unused to be 0, not %d", unused)));
+
+	Vector *v = new_vector(dim);
+	for (int i = 0; i < dim; i++) {
+		v->x[i] = pq_getmsgfloat4(buf);
+		check_element(v->x[i]);
+	}
+	PG_RETURN_VECTOR_P(v);
+}
+
+PRISM_FUNCTION(vector_send)
+{
+	Vector *v = PG_GETARG_VECTOR_P(0);
+	StringInfoData buf;
+
+	pq_begintypsend(&buf);
+	pq_sendint16(&buf, v->dim);
+	pq_sendint16(&buf, v->unused);
+	for (int i = 0; i < v->dim; i++)
+		pq_sendfloat4(&buf, v->x[i]);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+// vector(vector, typmod, explicit): the length coercion behind vector(n) columns and casts.
+PRISM_FUNCTION(vector)
+{
+	Vector *v = PG_GETARG_VECTOR_P(0);
+	check_expected_dim(PG_GETARG_INT32(1), v->dim);
+	PG_RETURN_VECTOR_P(v);
+}
+
+// array_to_vector(anyarray of int4/float4/float8/numeric, typmod, explicit).
+PRISM_FUNCTION(array_to_vector)
+{
+	ArrayType *array = PG_GETARG_ARRAYTYPE_P(0);
+	int32 typmod = PG_GETARG_INT32(1);
+	Oid elemtype = ARR_ELEMTYPE(array);
+	int16 typlen;
+	bool typbyval;
+	char typalign;
+	Datum *elems;
+	bool *nulls;
+	int n;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("array must be 1-D")));
+	if (array_contains_nulls(array))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("array must not contain nulls")));
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
+	check_dim(n);
+	check_expected_dim(typmod, n);
+
+	Vector *v = new_vector(n);
+	for (int i = 0; i < n; i++) {
+		switch (elemtype) {
+		case INT4OID:
+			v->x[i] = (float) DatumGetInt32(elems[i]);
+			break;
+		case FLOAT4OID:
+			v->x[i] = DatumGetFloat4(elems[i]);
+			break;
+		case FLOAT8OID:
+			v->x[i] = (float) DatumGetFloat8(elems[i]);
+			break;
+		case NUMERICOID:
+			v->x[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4, elems[i]));
+			break;
+		default:
+			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("unsupported array type")));
+		}
+		check_element(v->x[i]);
+	}
+	pfree(elems);
+	pfree(nulls);
+	PG_RETURN_VECTOR_P(v);
+}
+
+PRISM_FUNCTION(vector_to_float4)
+{
+	Vector *v = PG_GETARG_VECTOR_P(0);
+	Datum *d = (Datum *) palloc(sizeof(Datum) * v->dim);
+
+	for (int i = 0; i < v->dim; i++)
+		d[i] = Float4GetDatum(v->x[i]);
+	ArrayType *result = construct_array(d, v->dim, FLOAT4OID, sizeof(float4), true, TYPALIGN_INT);
+	pfree(d);
+	PG_RETURN_POINTER(result);
+}
