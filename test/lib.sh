@@ -142,12 +142,22 @@ cluster_stop() {
 }
 
 # cluster_new NAME: make a temp dir, init and start a cluster there on a free port. Sets
-# CLUSTER_DIR and CLUSTER_PORT (the caller must cluster_destroy "$CLUSTER_DIR").
+# CLUSTER_DIR and CLUSTER_PORT. The caller removes it with cluster_destroy "$CLUSTER_DIR", or
+# all of its clusters at once with cluster_destroy_all, best from a trap:
+#   trap cluster_destroy_all EXIT; trap 'exit 1' INT TERM
+PRISM_CLUSTERS=()
 cluster_new() {
+	local try
 	CLUSTER_DIR=$(pg_tempdir "${1:-pg}") || return 1
-	CLUSTER_PORT=$(free_port) || return 1
+	PRISM_CLUSTERS+=("$CLUSTER_DIR")
 	cluster_init "$CLUSTER_DIR" || return 1
-	cluster_start "$CLUSTER_DIR" "$CLUSTER_PORT" || return 1
+	# another server may take the port between the check and the start: try a few
+	for try in 1 2 3; do
+		CLUSTER_PORT=$(free_port) || return 1
+		cluster_start "$CLUSTER_DIR" "$CLUSTER_PORT" && return 0
+		sleep 1
+	done
+	return 1
 }
 
 # cluster_destroy DIR: stop the cluster and remove its temp dir.
@@ -156,6 +166,15 @@ cluster_destroy() {
 	[ -n "$dir" ] && [ -d "$dir" ] || return 0
 	cluster_stop "$dir"
 	rm -rf "$dir"
+}
+
+# cluster_destroy_all: stop and remove every cluster this shell made with cluster_new.
+cluster_destroy_all() {
+	local d
+	for d in "${PRISM_CLUSTERS[@]}"; do
+		cluster_destroy "$d"
+	done
+	PRISM_CLUSTERS=()
 }
 
 # cluster_psql DIR PORT [psql args...]: psql as postgres to that cluster, stopping on errors.

@@ -58,8 +58,12 @@ struct BuildState {
 
 static uint32 hash_row(const float *v, int dims) { return hash_bytes((const unsigned char *) v, sizeof(float) * dims); }
 
-static void rehash(BuildState *bs, size_t size)
+// `want` is rounded up to a power of two (slots are found by masking).
+static void rehash(BuildState *bs, size_t want)
 {
+	size_t size = 1024;
+	while (size < want)
+		size <<= 1;
 	bs->hash_slots = (uint32 *) MemoryContextAllocHuge(bs->ctx, size * sizeof(uint32));
 	memset(bs->hash_slots, 0, size * sizeof(uint32));
 	bs->hash_size = size;
@@ -130,10 +134,9 @@ static void build_graph(BuildState *bs)
 			break;
 		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 20, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
-		if (InterruptPending) {
-			builder_stop(bs->builder);
-			CHECK_FOR_INTERRUPTS();	 // the reset callback frees the builder if this ERRORs
-		}
+		// Not every pending interrupt cancels (e.g. sinval catchup), so the threads keep going
+		// unless this ERRORs; then the context reset callback stops and joins them.
+		CHECK_FOR_INTERRUPTS();
 	}
 	if (builder_error(bs->builder)[0])
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
@@ -485,10 +488,7 @@ static IndexBuildResult *hnswbuild_impl(Relation heap, Relation index, IndexInfo
 	bs->extra_cap = 64;
 	bs->extra_tid = (ItemPointerData *) palloc(bs->extra_cap * sizeof(ItemPointerData));
 	bs->extra_next = (int32 *) palloc(bs->extra_cap * sizeof(int32));
-	size_t hs = 1024;
-	while (hs < bs->cap * 2)
-		hs <<= 1;
-	rehash(bs, hs);
+	rehash(bs, bs->cap * 2);
 	MemoryContextSwitchTo(old);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLoad);

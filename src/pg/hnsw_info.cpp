@@ -1,0 +1,583 @@
+// prism.index_info(regclass) and prism.index_check(regclass): introspection and integrity check
+// of hnsw indexes.
+//
+// Both walk every page, copying it under a short share lock and decoding only the copy after
+// validating the page header, the special space, each line pointer and each item length, so a
+// corrupted page yields a report row (index_check) or is skipped (index_info), never a read
+// outside the page and never an ERROR. Records are read with memcpy (items may be misaligned
+// on a corrupted page).
+//
+// index_check holds the writer lock in share mode for the whole walk, so inserts and vacuum
+// wait and it sees one consistent graph; scans are not affected. index_info takes no such lock:
+// its counts are a page-by-page snapshot. Both need SELECT on the indexed table, so the
+// functions reveal nothing a user could not read through the table itself.
+#include <cmath>
+
+#include "pg/hnsw.h"
+
+extern "C" {
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/pg_class.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/tuplestore.h"
+}
+
+namespace prism {
+namespace hnsw {
+
+constexpr uint8 kNoSlot = 0xff;		   // no (readable) element record at this id
+constexpr uint64 kMaxProblemRows = 1000;  // a wrecked index is summarized, not listed in full
+
+// Opens an hnsw index for inspection (AccessShareLock); requires SELECT on its table.
+static Relation open_for_inspection(Oid relid)
+{
+	Relation rel = relation_open(relid, AccessShareLock);
+	char kind = rel->rd_rel->relkind;
+	if (kind == RELKIND_INDEX || kind == RELKIND_PARTITIONED_INDEX) {
+		Oid heap = rel->rd_index->indrelid;
+		AclResult acl = pg_class_aclcheck(heap, GetUserId(), ACL_SELECT);
+		if (acl != ACLCHECK_OK)
+			aclcheck_error(acl, OBJECT_TABLE, get_rel_name(heap));
+	}
+	if (kind != RELKIND_INDEX || rel->rd_indam == NULL || rel->rd_indam->ambuild != hnswbuild)
+		ereport(ERROR, (errcode(ERRCODE_WRONG_OBJECT_TYPE),
+						errmsg("\"%s\" is not an hnsw index", RelationGetRelationName(rel)),
+						kind == RELKIND_PARTITIONED_INDEX
+							? errdetail("A partitioned index has no storage; inspect the index of each partition.")
+							: 0));
+	return rel;
+}
+
+// What one walk over the index found.
+struct Walk {
+	Relation rel;
+	BufferAccessStrategy strategy;
+	Tuplestorestate *out;  // NULL: count only (index_info)
+	TupleDesc desc;
+	uint64 rows;
+	bool meta_ok;
+	MetaPageData meta;
+	IndexShape sh;
+	size_t item_len;  // bytes of an element item (a chunk when records span pages)
+	BlockNumber nblocks;
+	uint32 capacity;  // every valid id is below this
+	uint8 *flags;
+	uint8 *level;
+	uint8 *n_tids;
+	uint8 *in_chain;
+	uint32 *dup_next;
+	char *page;		   // private page copies
+	char *upper_page;
+	BlockNumber upper_block;  // block held in upper_page
+	float *vec;
+	// Counts.
+	uint64 live, deleted, free_slots, dup_records, dup_tids;
+	int max_live_level;
+};
+
+static void report(Walk *w, const char *problem, int64 element, const char *fmt, ...) pg_attribute_printf(4, 5);
+
+static void report(Walk *w, const char *problem, int64 element, const char *fmt, ...)
+{
+	if (w->out == NULL)
+		return;
+	w->rows++;
+	if (w->rows > kMaxProblemRows) {
+		if (w->rows == kMaxProblemRows + 1) {
+			Datum values[3] = {CStringGetTextDatum("too many problems"), 0,
+							   CStringGetTextDatum("the check stopped listing problems; REINDEX the index")};
+			bool nulls[3] = {false, true, false};
+			tuplestore_putvalues(w->out, w->desc, values, nulls);
+		}
+		return;
+	}
+	char detail[512];
+	va_list args;
+	va_start(args, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, args);
+	va_end(args);
+	Datum values[3] = {CStringGetTextDatum(problem), Int64GetDatum(element), CStringGetTextDatum(detail)};
+	bool nulls[3] = {false, element < 0, false};
+	tuplestore_putvalues(w->out, w->desc, values, nulls);
+}
+
+static void copy_page(Walk *w, BlockNumber b, char *dst)
+{
+	CHECK_FOR_INTERRUPTS();
+	Buffer buf = ReadBufferExtended(w->rel, MAIN_FORKNUM, b, RBM_NORMAL, w->strategy);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	memcpy(dst, BufferGetPage(buf), BLCKSZ);
+	UnlockReleaseBuffer(buf);
+}
+
+// Page kind of a copy, 0 for a new (all-zero) page, -1 with *why when the header is unusable.
+static int page_kind(const char *page, const char **why)
+{
+	PageHeader ph = (PageHeader) page;
+	if (PageIsNew((Page) page))
+		return 0;
+	if (ph->pd_special != BLCKSZ - MAXALIGN(sizeof(PageOpaque))) {
+		*why = "bad special space";
+		return -1;
+	}
+	if (ph->pd_lower < SizeOfPageHeaderData || ph->pd_lower > ph->pd_upper || ph->pd_upper > ph->pd_special) {
+		*why = "bad page header bounds";
+		return -1;
+	}
+	PageOpaque op;
+	memcpy(&op, page + ph->pd_special, sizeof(op));
+	if (op.kind != kPageMeta && op.kind != kPageElement && op.kind != kPageUpper && op.kind != kPageContinuation) {
+		*why = "unknown page kind";
+		return -1;
+	}
+	return op.kind;
+}
+
+// Item `off` of a validated page copy if it is a normal item of `len` bytes (any length when
+// len is 0) lying inside the item area; else NULL and *why.
+static const char *page_item(const char *page, OffsetNumber off, size_t len, const char **why)
+{
+	PageHeader ph = (PageHeader) page;
+	if (off < 1 || off > PageGetMaxOffsetNumber((Page) page)) {
+		*why = "line pointer out of range";
+		return NULL;
+	}
+	ItemId iid = PageGetItemId((Page) page, off);
+	if (!ItemIdIsNormal(iid)) {
+		*why = "line pointer not in use";
+		return NULL;
+	}
+	if (len != 0 && ItemIdGetLength(iid) != len) {
+		*why = "item has the wrong size";
+		return NULL;
+	}
+	if (ItemIdGetOffset(iid) < ph->pd_upper || ItemIdGetOffset(iid) + ItemIdGetLength(iid) > ph->pd_special) {
+		*why = "item lies outside the page";
+		return NULL;
+	}
+	return page + ItemIdGetOffset(iid);
+}
+
+static const char *metric_name(uint8 metric)
+{
+	switch ((Metric) metric) {
+	case Metric::L2:
+		return "l2";
+	case Metric::InnerProduct:
+		return "ip";
+	case Metric::Cosine:
+		return "cosine";
+	}
+	return "unknown";
+}
+
+// Reads and checks the metapage; false if the rest of the index cannot be decoded.
+static bool check_meta(Walk *w)
+{
+	w->nblocks = RelationGetNumberOfBlocks(w->rel);
+	if (w->nblocks == 0) {
+		report(w, "missing metapage", -1, "the index has no pages");
+		return false;
+	}
+	copy_page(w, kMetaBlock, w->page);
+	const char *why = "";
+	int kind = page_kind(w->page, &why);
+	if (kind != kPageMeta) {
+		report(w, "bad metapage", -1, "block 0 is not a metapage: %s",
+			   kind < 0 ? why : kind == 0 ? "page is all zeros" : "wrong page kind");
+		return false;
+	}
+	memcpy(&w->meta, PageGetContents((Page) w->page), sizeof(MetaPageData));
+	const MetaPageData &m = w->meta;
+	if (m.magic != kMagic) {
+		report(w, "bad metapage", -1, "magic number is 0x%08x, expected 0x%08x", m.magic, kMagic);
+		return false;
+	}
+	if (m.version != kFormatVersion) {
+		report(w, "bad metapage", -1, "format version is %u, this prism reads version %u", m.version, kFormatVersion);
+		return false;
+	}
+	int32 typmod = TupleDescAttr(w->rel->rd_att, 0)->atttypmod;
+	if (m.dims < 1 || (typmod > 0 && m.dims != (uint32) typmod)) {
+		report(w, "bad metapage", -1, "metapage says %u dimensions, the indexed column has %d", m.dims, typmod);
+		return false;
+	}
+	if (m.metric < (uint8) Metric::L2 || m.metric > (uint8) Metric::Cosine) {
+		report(w, "bad metapage", -1, "unknown metric %u", m.metric);
+		return false;
+	}
+	if (m.m < kMinM || m.m > kMaxM || m.ef_construction < kMinEfConstruction ||
+		m.ef_construction > kMaxEfConstruction) {
+		report(w, "bad metapage", -1, "m %u or ef_construction %u out of range", m.m, m.ef_construction);
+		return false;
+	}
+	shape_from_meta(&m, &w->sh);
+	if (m.per_page != w->sh.per_page || m.span != w->sh.span || m.record_size != w->sh.record_size) {
+		report(w, "bad metapage", -1,
+			   "layout (%u per page, span %u, record %u bytes) does not match %u dimensions and m %u "
+			   "(%u per page, span %u, record %u bytes)",
+			   m.per_page, m.span, m.record_size, m.dims, m.m, w->sh.per_page, w->sh.span, w->sh.record_size);
+		return false;
+	}
+	w->item_len = w->sh.span > 1 ? w->sh.chunk : w->sh.record_size;
+	w->meta_ok = true;
+	return true;
+}
+
+// Pass 1: every element record's header; fills the per-id arrays and the counts.
+static void scan_headers(Walk *w)
+{
+	const IndexShape &sh = w->sh;
+	for (BlockNumber b = 1; b < w->nblocks; b++) {
+		copy_page(w, b, w->page);
+		const char *why = "";
+		int kind = page_kind(w->page, &why);
+		if (kind < 0) {
+			report(w, "bad page", -1, "block %u: %s", b, why);
+			continue;
+		}
+		if (kind == kPageMeta)
+			report(w, "bad page", -1, "block %u is a second metapage", b);
+		if (kind == kPageContinuation && sh.span == 1)
+			report(w, "bad page", -1, "block %u is a continuation page but records fit one page", b);
+		if (kind != kPageElement)
+			continue;
+		OffsetNumber max = PageGetMaxOffsetNumber((Page) w->page);
+		if (max > sh.per_page)
+			report(w, "bad page", -1, "element page %u has %u items, at most %u fit", b, max, sh.per_page);
+		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
+			uint32 id = make_id(b, off - 1, sh.per_page);
+			const char *item = page_item(w->page, off, w->item_len, &why);
+			if (!item) {
+				report(w, "bad element item", id, "block %u item %u: %s", b, off, why);
+				continue;
+			}
+			ElementHeader h;
+			memcpy(&h, item, sizeof(h));
+			if (h.flags > kElementDuplicate) {
+				report(w, "bad element flags", id, "flags %u", h.flags);
+				continue;
+			}
+			w->flags[id] = h.flags;
+			w->level[id] = h.level;
+			w->n_tids[id] = (uint8) Min(h.n_tids, 255);
+			w->dup_next[id] = h.dup_next;
+			if (h.flags == kElementFree) {
+				w->free_slots++;
+				continue;
+			}
+			if (h.n_tids > kHeapTidsPerElement)
+				report(w, "bad element header", id, "%u heap tids, at most %d fit", h.n_tids, kHeapTidsPerElement);
+			if (h.flags == kElementDuplicate) {
+				w->dup_records++;
+				w->dup_tids += Min(h.n_tids, kHeapTidsPerElement);
+				continue;
+			}
+			if (h.level > kMaxLevel)
+				report(w, "bad element header", id, "level %u exceeds the limit %d", h.level, kMaxLevel);
+			if (h.n_links0 > max_links(sh.m, 0))
+				report(w, "bad element header", id, "%u level-0 links, at most %d fit", h.n_links0,
+					   max_links(sh.m, 0));
+			if (h.flags == kElementLive) {
+				w->live++;
+				if (h.n_tids > 1)
+					w->dup_tids += Min(h.n_tids, kHeapTidsPerElement) - 1;
+				if ((int) h.level > w->max_live_level)
+					w->max_live_level = h.level;
+			} else {
+				w->deleted++;
+			}
+		}
+	}
+}
+
+// Checks one link of `id` at `level`.
+static void check_link(Walk *w, uint32 id, int level, uint32 target)
+{
+	if (target >= w->capacity || w->flags[target] == kNoSlot) {
+		report(w, "dangling link", id, "level %d link to element %u, which does not exist", level, target);
+		return;
+	}
+	if (target == id) {
+		report(w, "link to itself", id, "level %d", level);
+		return;
+	}
+	uint8 f = w->flags[target];
+	if (f == kElementFree)
+		report(w, "link to a free slot", id, "level %d link to element %u", level, target);
+	else if (f == kElementDuplicate)
+		report(w, "link to an overflow record", id, "level %d link to element %u", level, target);
+	else if (w->level[target] < level)
+		report(w, "neighbour level too low", id, "level %d link to element %u of level %u", level, target,
+			   w->level[target]);
+}
+
+static void check_upper(Walk *w, uint32 id, const ElementHeader &h)
+{
+	const IndexShape &sh = w->sh;
+	int level = Min((int) h.level, kMaxLevel);
+	if (h.upper_block == kMetaBlock || h.upper_block >= w->nblocks) {
+		report(w, "bad upper links", id, "upper item at block %u, the index has %u blocks", h.upper_block,
+			   w->nblocks);
+		return;
+	}
+	if (w->upper_block != h.upper_block) {
+		copy_page(w, h.upper_block, w->upper_page);
+		w->upper_block = h.upper_block;
+	}
+	const char *why = "";
+	if (page_kind(w->upper_page, &why) != kPageUpper) {
+		report(w, "bad upper links", id, "block %u is not an upper page", h.upper_block);
+		return;
+	}
+	const char *item = page_item(w->upper_page, h.upper_offset, upper_item_size(sh.m, level), &why);
+	if (!item) {
+		report(w, "bad upper links", id, "block %u item %u: %s", h.upper_block, h.upper_offset, why);
+		return;
+	}
+	uint16 counts[kMaxLevel];
+	memcpy(counts, item, sizeof(uint16) * level);
+	const char *links = item + ((sizeof(uint16) * level + 3) & ~size_t(3));
+	for (int l = 1; l <= level; l++) {
+		int n = counts[l - 1];
+		if (n > sh.m) {
+			report(w, "bad upper links", id, "%d links at level %d, at most %d fit", n, l, sh.m);
+			n = sh.m;
+		}
+		for (int i = 0; i < n; i++) {
+			uint32 t;
+			memcpy(&t, links + sizeof(uint32) * ((size_t) (l - 1) * sh.m + i), sizeof(t));
+			check_link(w, id, l, t);
+		}
+	}
+}
+
+// Copies the vector of the element whose first item is `item` (block b) into w->vec; false if a
+// continuation page is missing or bad (reported).
+static bool gather_vector(Walk *w, uint32 id, BlockNumber b, const char *item)
+{
+	const IndexShape &sh = w->sh;
+	size_t voff = vector_offset(sh.m);
+	size_t total = sizeof(float) * sh.dims;
+	char *dst = (char *) w->vec;
+	if (sh.span == 1) {
+		memcpy(dst, item + voff, total);
+		return true;
+	}
+	size_t copied = sh.chunk - voff;
+	memcpy(dst, item + voff, copied);
+	char *cont = w->upper_page;	 // borrowed; invalidate the upper-page cache
+	w->upper_block = InvalidBlockNumber;
+	for (uint32 p = 1; p < sh.span; p++) {
+		size_t want = Min((size_t) sh.chunk, sh.record_size - (size_t) p * sh.chunk);
+		const char *why = "";
+		if (b + p >= w->nblocks) {
+			report(w, "missing continuation page", id, "block %u is beyond the end of the index", b + p);
+			return false;
+		}
+		copy_page(w, b + p, cont);
+		if (page_kind(cont, &why) != kPageContinuation) {
+			report(w, "missing continuation page", id, "block %u is not a continuation page", b + p);
+			return false;
+		}
+		const char *part = page_item(cont, 1, want, &why);
+		if (!part) {
+			report(w, "missing continuation page", id, "block %u: %s", b + p, why);
+			return false;
+		}
+		memcpy(dst + copied, part, Min(want, total - copied));
+		copied += Min(want, total - copied);
+	}
+	return true;
+}
+
+// Pass 2: links, upper items, vectors, heap TIDs and duplicate chains of every element.
+static void check_elements(Walk *w)
+{
+	const IndexShape &sh = w->sh;
+	for (BlockNumber b = 1; b < w->nblocks; b++) {
+		copy_page(w, b, w->page);
+		const char *why = "";
+		if (page_kind(w->page, &why) != kPageElement)
+			continue;
+		OffsetNumber max = PageGetMaxOffsetNumber((Page) w->page);
+		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
+			uint32 id = make_id(b, off - 1, sh.per_page);
+			uint8 f = w->flags[id];
+			if (f == kNoSlot || f == kElementFree)
+				continue;
+			const char *item = page_item(w->page, off, w->item_len, &why);
+			if (!item)
+				continue;
+			ElementHeader h;
+			memcpy(&h, item, sizeof(h));
+			int n_tids = Min(h.n_tids, kHeapTidsPerElement);
+			for (int i = 0; i < n_tids; i++)
+				if (h.tids[i].offset == InvalidOffsetNumber || h.tids[i].offset > MaxOffsetNumber)
+					report(w, "bad heap tid", id, "tid %d has offset %u", i, h.tids[i].offset);
+			if (f == kElementDuplicate)
+				continue;
+			// Chains: every record reached is an overflow record, reached once.
+			uint32 steps = 0;
+			for (uint32 cur = h.dup_next; cur != kInvalidId; cur = w->dup_next[cur]) {
+				if (cur >= w->capacity || w->flags[cur] != kElementDuplicate) {
+					report(w, "broken duplicate chain", id, "chain reaches element %u, which is not an overflow record",
+						   cur);
+					break;
+				}
+				if (w->in_chain[cur] || ++steps > w->capacity) {
+					report(w, "broken duplicate chain", id, "overflow record %u is reached twice (a cycle or a shared record)",
+						   cur);
+					break;
+				}
+				w->in_chain[cur] = 1;
+			}
+			// Links matter for live elements and for the entry point (scans start there).
+			if (f != kElementLive && id != w->meta.entry_point)
+				continue;
+			int n0 = Min((int) h.n_links0, max_links(sh.m, 0));
+			for (int i = 0; i < n0; i++) {
+				uint32 t;
+				memcpy(&t, item + links0_offset() + sizeof(uint32) * i, sizeof(t));
+				check_link(w, id, 0, t);
+			}
+			if (h.level > 0)
+				check_upper(w, id, h);
+			if (f != kElementLive)
+				continue;
+			if (!gather_vector(w, id, b, item))
+				continue;
+			for (uint32 i = 0; i < sh.dims; i++)
+				if (!std::isfinite(w->vec[i])) {
+					report(w, "bad vector", id, "dimension %u is %s", i + 1, std::isnan(w->vec[i]) ? "NaN" : "infinite");
+					break;
+				}
+		}
+	}
+}
+
+static void check_entry(Walk *w)
+{
+	const MetaPageData &m = w->meta;
+	uint32 ep = m.entry_point;
+	if (ep == kInvalidId) {
+		if (w->live > 0)
+			report(w, "bad entry point", -1, "no entry point but %llu live elements", (unsigned long long) w->live);
+		else if (m.entry_level != -1)
+			report(w, "bad entry point", -1, "empty graph with entry level %d", m.entry_level);
+		return;
+	}
+	if (ep >= w->capacity || w->flags[ep] == kNoSlot) {
+		report(w, "bad entry point", ep, "entry point does not exist");
+		return;
+	}
+	// A deleted entry point is still traversable (vacuum replaces it before freeing it).
+	if (w->flags[ep] != kElementLive && w->flags[ep] != kElementDeleted) {
+		report(w, "bad entry point", ep, "entry point is a %s record",
+			   w->flags[ep] == kElementFree ? "free" : "duplicate overflow");
+		return;
+	}
+	if ((int) w->level[ep] != m.entry_level)
+		report(w, "bad entry point", ep, "entry point has level %u, the metapage says %d", w->level[ep], m.entry_level);
+	if (w->max_live_level > m.entry_level)
+		report(w, "bad entry point", ep, "a live element has level %d, above the entry level %d", w->max_live_level,
+			   m.entry_level);
+	if (m.last_element_block != kInvalidBlock && m.last_element_block >= w->nblocks)
+		report(w, "bad metapage", -1, "last element block %u is beyond the end of the index", m.last_element_block);
+	if (m.last_upper_block != kInvalidBlock && m.last_upper_block >= w->nblocks)
+		report(w, "bad metapage", -1, "last upper block %u is beyond the end of the index", m.last_upper_block);
+}
+
+static void walk_init(Walk *w, Relation rel, Tuplestorestate *out, TupleDesc desc)
+{
+	memset(w, 0, sizeof(*w));
+	w->rel = rel;
+	w->strategy = GetAccessStrategy(BAS_BULKREAD);
+	w->out = out;
+	w->desc = desc;
+	w->page = (char *) palloc(BLCKSZ);
+	w->upper_page = (char *) palloc(BLCKSZ);
+	w->upper_block = InvalidBlockNumber;
+	w->max_live_level = -1;
+}
+
+// Reads the metapage and pass 1; false if the metapage is unusable.
+static bool walk_headers(Walk *w)
+{
+	if (!check_meta(w))
+		return false;
+	w->capacity = (uint32) Min((uint64) w->nblocks * w->sh.per_page, (uint64) kInvalidId);
+	size_t cap = w->capacity;
+	w->flags = (uint8 *) palloc_extended(cap + 1, MCXT_ALLOC_HUGE);
+	memset(w->flags, kNoSlot, cap + 1);
+	w->level = (uint8 *) palloc_extended(cap + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	w->n_tids = (uint8 *) palloc_extended(cap + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	w->in_chain = (uint8 *) palloc_extended(cap + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	w->dup_next = (uint32 *) palloc_extended(sizeof(uint32) * (cap + 1), MCXT_ALLOC_HUGE);
+	w->vec = (float *) palloc(sizeof(float) * w->sh.dims);
+	scan_headers(w);
+	return true;
+}
+
+}  // namespace hnsw
+}  // namespace prism
+
+using namespace prism::hnsw;
+
+PRISM_FUNCTION(prism_index_info)
+{
+	Oid relid = PG_GETARG_OID(0);
+	TupleDesc desc;
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	desc = BlessTupleDesc(desc);
+	Relation rel = open_for_inspection(relid);
+	Walk w;
+	walk_init(&w, rel, NULL, NULL);
+	if (!walk_headers(&w))
+		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
+						errmsg("hnsw index \"%s\" has an unreadable metapage", RelationGetRelationName(rel)),
+						errhint("Run prism.index_check() for details, then REINDEX the index.")));
+	Datum values[11];
+	bool nulls[11] = {false};
+	values[0] = Int64GetDatum((int64) w.live);
+	values[1] = Int64GetDatum((int64) w.deleted);
+	values[2] = Int64GetDatum((int64) w.free_slots);
+	values[3] = Int64GetDatum((int64) w.dup_tids);
+	values[4] = Int32GetDatum(w.meta.entry_level + 1);
+	values[5] = Int64GetDatum((int64) w.nblocks);
+	values[6] = Int64GetDatum((int64) w.nblocks * BLCKSZ);
+	values[7] = Int32GetDatum(w.meta.m);
+	values[8] = Int32GetDatum(w.meta.ef_construction);
+	values[9] = Int32GetDatum((int32) w.meta.dims);
+	values[10] = CStringGetTextDatum(metric_name(w.meta.metric));
+	FreeAccessStrategy(w.strategy);
+	relation_close(rel, AccessShareLock);
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+PRISM_FUNCTION(prism_index_check)
+{
+	Oid relid = PG_GETARG_OID(0);
+	InitMaterializedSRF(fcinfo, 0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Relation rel = open_for_inspection(relid);
+	// Writers wait while the walk runs, so it sees one consistent graph.
+	LockPage(rel, kWriterLock, ShareLock);
+	Walk w;
+	walk_init(&w, rel, rsinfo->setResult, rsinfo->setDesc);
+	if (walk_headers(&w)) {
+		check_elements(&w);
+		check_entry(&w);
+	}
+	UnlockPage(rel, kWriterLock, ShareLock);
+	FreeAccessStrategy(w.strategy);
+	relation_close(rel, AccessShareLock);
+	return (Datum) 0;
+}
