@@ -68,7 +68,7 @@ struct MetaPageData {
 	uint32_t version;
 	uint32_t dims;
 	uint8_t metric;	 // Metric
-	uint8_t reserved;
+	uint8_t vacuum_pending;  // 1: bulkdelete marked elements deleted and cleanup has not finished
 	uint16_t m;
 	uint16_t ef_construction;
 	uint16_t per_page;		// element slots per element page (1 when a record spans pages)

@@ -11,7 +11,9 @@ extern "C" {
 #include "access/amvalidate.h"
 #include "commands/progress.h"
 #include "commands/vacuum.h"
+#include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
+#include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/selfuncs.h"
 #include "utils/spccache.h"
@@ -81,32 +83,31 @@ static bytea *hnswoptions(Datum reloptions, bool validate)
 	return (bytea *) build_reloptions(reloptions, validate, hnsw_relopt_kind, sizeof(HnswOptions), tab, lengthof(tab));
 }
 
-// The planner may only use the index for ORDER BY <distance> (no WHERE quals). A scan costs
-// roughly ef_search * 2m * levels element visits, whatever LIMIT asks for.
+// The planner may only use the index for ORDER BY <distance> (no WHERE quals). The initial
+// beam search (about ef_search * m element visits per level walked) is all startup cost; the
+// total is what continuing through every element would cost, so LIMIT k under a filter of
+// selectivity s is charged the fraction k / (s * N) of it: selective filters make the exact
+// plan (btree + sort) win, broad ones the graph scan. Graph pages are assumed cached
+// (shared_buffers), so a visit costs CPU plus a fraction of a page read.
 static void hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *startup, Cost *total,
 							 Selectivity *selectivity, double *correlation, double *pages)
 {
+	IndexOptInfo *info = path->indexinfo;
+	*correlation = 0;
+	*pages = info->pages;
 	if (path->indexorderbys == NIL) {
-		*startup = *total = DBL_MAX;
+		*startup = *total = get_float8_infinity();
 		*selectivity = 0;
-		*correlation = 0;
-		*pages = 0;
 		return;
 	}
-	GenericCosts costs;
-	memset(&costs, 0, sizeof(costs));
-	double tuples = path->indexinfo->tuples > 1 ? path->indexinfo->tuples : 1;
+	double tuples = Max(info->tuples, 1.0);
 	int m = kDefaultM;
 	double levels = Max(1.0, log(tuples) / log((double) m));
-	double visits = Min(tuples, guc_ef_search * 2.0 * m * 0.5 * levels);
-	costs.numIndexTuples = visits;
-	genericcostestimate(root, path, loop_count, &costs);
-	// The whole traversal happens before the first row is returned.
-	*startup = costs.indexTotalCost;
-	*total = costs.indexTotalCost;
-	*selectivity = costs.indexSelectivity;
-	*correlation = 0;
-	*pages = costs.numIndexPages;
+	double visits = Min(tuples, guc_ef_search * (double) m * (levels + 1));
+	Cost visit_cost = 4 * cpu_operator_cost + cpu_index_tuple_cost + 0.025 * random_page_cost;
+	*startup = visits * visit_cost;
+	*total = *startup + tuples * visit_cost;
+	*selectivity = 1.0;
 }
 
 static bool hnswvalidate(Oid opclassoid) { return true; }

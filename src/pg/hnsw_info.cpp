@@ -301,7 +301,7 @@ static void scan_headers(Walk *w)
 static void check_link(Walk *w, uint32 id, int level, uint32 target)
 {
 	if (target >= w->capacity || w->flags[target] == kNoSlot) {
-		report(w, "dangling link", id, "level %d link to element %u, which does not exist", level, target);
+		report(w, "dangling link", id, "level %d link to element %u, which has no valid record", level, target);
 		return;
 	}
 	if (target == id) {

@@ -23,7 +23,9 @@
 // Crash safety: every WAL record leaves a valid graph. Lists hold only live ids before any
 // slot is freed, the entry point moves before its slot is freed, and a hint pointing at a
 // block without free slots only costs an insert one extra page visit. A crash part-way leaves
-// deleted elements in place (traversable, never returned); the next VACUUM finishes the job.
+// deleted elements in place (traversable, never returned); the metapage's vacuum_pending flag
+// (set by bulkdelete, cleared when cleanup is done) makes the next VACUUM finish the job even
+// if it finds no dead tuples (then Postgres calls cleanup without a bulkdelete).
 #include "pg/hnsw.h"
 
 extern "C" {
@@ -32,6 +34,36 @@ extern "C" {
 }
 
 using namespace prism::hnsw;
+
+// Sets or clears MetaPageData.vacuum_pending (one WAL record, the metapage). bulkdelete sets it
+// before it marks the first element deleted; cleanup clears it once every deleted element is
+// freed, so a VACUUM that stops in between (crash, cancel, or a later VACUUM that skips index
+// vacuuming) is finished by the next VACUUM's cleanup.
+static void set_vacuum_pending(Relation index, bool pending)
+{
+	Buffer buf = ReadBuffer(index, kMetaBlock);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	MetaPageData *m = page_meta(BufferGetPage(buf));
+	if (m->vacuum_pending == (uint8) pending) {
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	GenericXLogState *state = GenericXLogStart(index);
+	Page page = GenericXLogRegisterBuffer(state, buf, 0);
+	page_meta(page)->vacuum_pending = pending ? 1 : 0;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
+static bool vacuum_pending(Relation index)
+{
+	Buffer buf = ReadBuffer(index, kMetaBlock);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	Page page = BufferGetPage(buf);
+	bool pending = !PageIsNew(page) && page_opaque(page)->kind == kPageMeta && page_meta(page)->vacuum_pending != 0;
+	UnlockReleaseBuffer(buf);
+	return pending;
+}
 
 static IndexBulkDeleteResult *bulkdelete_impl(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 											   IndexBulkDeleteCallback callback, void *callback_state)
@@ -85,6 +117,7 @@ static IndexBulkDeleteResult *bulkdelete_impl(IndexVacuumInfo *info, IndexBulkDe
 		UnlockReleaseBuffer(buf);
 	}
 	// Mark graph elements whose whole chain is empty as deleted.
+	bool flagged = false;
 	PgStore store;
 	store_init(&store, index, &sh);
 	for (BlockNumber b = 1; b < nblocks; b++) {
@@ -117,6 +150,10 @@ static IndexBulkDeleteResult *bulkdelete_impl(IndexVacuumInfo *info, IndexBulkDe
 			}
 			if (any)
 				continue;
+			if (!flagged) {
+				set_vacuum_pending(index, true);
+				flagged = true;
+			}
 			buf = ReadBuffer(index, id_block(empty[i], sh.per_page));
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 			GenericXLogState *state = GenericXLogStart(index);
@@ -699,6 +736,7 @@ static void cleanup_impl(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		unlink_empty(c);
 		free_slots(c);
 	}
+	set_vacuum_pending(index, false);
 
 	UnlockPage(index, kWriterLock, ExclusiveLock);
 	stats->num_pages = c->nblocks;
@@ -722,9 +760,13 @@ IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteR
 	return prism::prism_guarded([&] {
 		if (info->analyze_only)
 			return stats;
-		// NULL when no bulkdelete ran: nothing was deleted, the index is unchanged.
-		if (stats == NULL)
-			return stats;
+		// NULL when no bulkdelete ran: nothing to do unless an earlier VACUUM left deleted
+		// elements behind.
+		if (stats == NULL) {
+			if (!vacuum_pending(info->index))
+				return stats;
+			stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
+		}
 		prism::hnsw::cleanup_impl(info, stats);
 		return stats;
 	});
