@@ -359,6 +359,7 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 	read_shape(index, &ins->sh);
 	read_meta(ins);
 	store_init(&ins->store, index, &ins->sh);
+	store_enable_pins(&ins->store, pin_budget());
 	const IndexShape &sh = ins->sh;
 	int m = sh.m;
 	ins->link_buf = (uint32 *) palloc(sizeof(uint32) * (2 * m + 1));
@@ -396,6 +397,7 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 				if (memcmp(other, vec, sizeof(float) * sh.dims) == 0 &&
 					add_duplicate_tid(ins, ins->result.items[0].id, heap_tid)) {
 					release_visited(ins->visited, ins->visited_shared);
+					store_release_pins(&ins->store);
 					UnlockPage(index, kWriterLock, ExclusiveLock);
 					MemoryContextSwitchTo(old);
 					MemoryContextDelete(ctx);
@@ -461,6 +463,7 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 	ins->meta.inserted++;
 	write_meta(ins);
 
+	store_release_pins(&ins->store);
 	UnlockPage(index, kWriterLock, ExclusiveLock);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(ctx);

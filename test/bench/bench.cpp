@@ -1,0 +1,687 @@
+// bench — end-to-end benchmark of hnsw indexes in Postgres (prism, pgvector) against raw hnswlib.
+//
+// For each database given by a libpq conninfo it loads an fvecs base set into a fresh table,
+// times CREATE INDEX ... USING hnsw, reports the index size, sweeps hnsw.ef_search measuring
+// recall@k and queries/second (one client, prepared statement, text parameter), optionally runs
+// filtered queries at fixed selectivities, and measures the single-row insert rate (autocommit).
+// The same build/search numbers for in-process hnswlib are the reference. See README.md.
+#include <libpq-fe.h>
+
+#include <hnswlib/hnswlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double
+Seconds(Clock::time_point since)
+{
+	return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+[[noreturn]] void
+Die(const std::string &msg)
+{
+	fprintf(stderr, "bench: %s\n", msg.c_str());
+	exit(1);
+}
+
+struct Options {
+	std::string data_dir;
+	std::vector<std::string> conninfos;
+	size_t queries = 0; // 0 = all
+	int m = 16;
+	int ef_construction = 64;
+	std::string metric = "l2";
+	int threads = 0; // 0 = leave server defaults; hnswlib then uses the machine's cores
+	int inserts = 2000;
+	int k = 10;
+	std::vector<int> efs = {10, 20, 40, 80, 160, 320};
+	bool filtered = false;
+	size_t filtered_queries = 100;
+	bool hnswlib = true;
+};
+
+struct Dataset {
+	size_t dim = 0, nb = 0, nq = 0, gtk = 0;
+	std::vector<float> base, query;
+	std::vector<int> gt; // nq x gtk
+};
+
+// Metric: opclass and operator for SQL, and the matching exact distance for brute force.
+struct Metric {
+	const char *opclass, *op;
+	bool inner_product; // ip and cosine (vectors normalized) rank by -dot
+};
+
+Metric
+MetricFor(const std::string &name)
+{
+	if (name == "l2")
+		return {"vector_l2_ops", "<->", false};
+	if (name == "ip")
+		return {"vector_ip_ops", "<#>", true};
+	if (name == "cosine")
+		return {"vector_cosine_ops", "<=>", true};
+	Die("unknown metric " + name + " (l2, ip, cosine)");
+}
+
+float
+Distance(const Metric &mt, const float *a, const float *b, size_t dim)
+{
+	float s = 0;
+	if (mt.inner_product) {
+		for (size_t i = 0; i < dim; i++)
+			s += a[i] * b[i];
+		return -s;
+	}
+	for (size_t i = 0; i < dim; i++) {
+		float d = a[i] - b[i];
+		s += d * d;
+	}
+	return s;
+}
+
+// Reads an fvecs/ivecs file (per record: int32 dim, then dim 4-byte values).
+template <typename T>
+std::vector<T>
+ReadVecs(const std::string &path, size_t &dim, size_t &count)
+{
+	std::ifstream f(path, std::ios::binary);
+	if (!f)
+		Die("cannot open " + path);
+	std::vector<char> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+	int32_t d = 0;
+	if (bytes.size() < 4)
+		Die(path + " is empty");
+	memcpy(&d, bytes.data(), 4);
+	size_t rec = 4 + 4 * size_t(d);
+	if (d <= 0 || bytes.size() % rec != 0)
+		Die(path + " is not a valid vecs file");
+	dim = d;
+	count = bytes.size() / rec;
+	std::vector<T> out(count * dim);
+	for (size_t i = 0; i < count; i++) {
+		memcpy(&d, &bytes[i * rec], 4);
+		if (size_t(d) != dim)
+			Die(path + ": records of different dimensions");
+		memcpy(&out[i * dim], &bytes[i * rec + 4], 4 * dim);
+	}
+	return out;
+}
+
+void
+Normalize(std::vector<float> &v, size_t dim)
+{
+	for (size_t i = 0; i + dim <= v.size(); i += dim) {
+		double n = 0;
+		for (size_t j = 0; j < dim; j++)
+			n += double(v[i + j]) * v[i + j];
+		if (n > 0)
+			for (size_t j = 0; j < dim; j++)
+				v[i + j] = float(v[i + j] / std::sqrt(n));
+	}
+}
+
+// pgvector's text form '[1,2.5,...]', shortest round-trip float formatting.
+std::string
+VectorText(const float *v, size_t dim)
+{
+	std::string s = "[";
+	char buf[32];
+	for (size_t i = 0; i < dim; i++) {
+		if (i)
+			s += ',';
+		auto r = std::to_chars(buf, buf + sizeof buf, v[i]);
+		s.append(buf, r.ptr);
+	}
+	return s + "]";
+}
+
+double
+Recall(const std::vector<int> &got, const int *truth, int k)
+{
+	int hit = 0;
+	for (int id : got)
+		hit += std::find(truth, truth + k, id) != truth + k;
+	return double(hit) / k;
+}
+
+// Result tables, printed together at the end.
+struct SweepRow {
+	std::string system;
+	double build_s, size_mib;
+	int ef;
+	double recall, qps;
+};
+struct FilterRow {
+	std::string system, selectivity, mode, plan;
+	int category;
+	size_t matches;
+	double recall, avg_rows, qps;
+};
+struct InsertRow {
+	std::string system;
+	double rows_per_s;
+};
+std::vector<SweepRow> sweep_rows;
+std::vector<FilterRow> filter_rows;
+std::vector<InsertRow> insert_rows;
+std::vector<std::string> notes;
+
+// Filtered mode: category c (1..4) holds the given share of rows, category 0 the rest.
+const char *kSelectivityName[] = {"rest", "50%", "10%", "1%", "0.1%"};
+const double kSelectivity[] = {0, 0.5, 0.1, 0.01, 0.001};
+
+std::vector<int>
+AssignCategories(size_t nb)
+{
+	std::vector<size_t> perm(nb);
+	std::iota(perm.begin(), perm.end(), 0);
+	std::shuffle(perm.begin(), perm.end(), std::mt19937(42)); // not correlated with row order
+	std::vector<int> cat(nb, 0);
+	size_t next = 0;
+	for (int c = 1; c <= 4; c++) {
+		size_t n = size_t(std::llround(kSelectivity[c] * nb));
+		for (size_t i = 0; i < n && next < nb; i++)
+			cat[perm[next++]] = c;
+	}
+	return cat;
+}
+
+// Exact top-k among the rows of one category, by brute force.
+std::vector<int>
+FilteredTruth(const Dataset &ds, const Metric &mt, const std::vector<int> &cat, int c, size_t nq, int k)
+{
+	std::vector<size_t> rows;
+	for (size_t i = 0; i < ds.nb; i++)
+		if (cat[i] == c)
+			rows.push_back(i);
+	std::vector<int> truth(nq * k, -1);
+	std::vector<std::pair<float, int>> d(rows.size());
+	for (size_t q = 0; q < nq; q++) {
+		for (size_t j = 0; j < rows.size(); j++)
+			d[j] = {Distance(mt, &ds.query[q * ds.dim], &ds.base[rows[j] * ds.dim], ds.dim),
+				int(rows[j])};
+		size_t kk = std::min(size_t(k), d.size());
+		std::partial_sort(d.begin(), d.begin() + kk, d.end());
+		for (size_t j = 0; j < kk; j++)
+			truth[q * k + j] = d[j].second;
+	}
+	return truth;
+}
+
+// ---------------------------------------------------------------- raw hnswlib
+
+void
+RunHnswlib(const Options &o, const Dataset &ds)
+{
+	std::unique_ptr<hnswlib::SpaceInterface<float>> space;
+	if (o.metric == "l2")
+		space.reset(new hnswlib::L2Space(ds.dim));
+	else
+		space.reset(new hnswlib::InnerProductSpace(ds.dim));
+	hnswlib::HierarchicalNSW<float> index(space.get(), ds.nb + o.inserts, o.m, o.ef_construction);
+	int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+
+	fprintf(stderr, "hnswlib: building with %d threads\n", threads);
+	auto t0 = Clock::now();
+	index.addPoint(&ds.base[0], 0); // the entry point first, as hnswlib's own bindings do
+	std::atomic<size_t> next{1};
+	std::vector<std::thread> pool;
+	for (int t = 0; t < threads; t++)
+		pool.emplace_back([&] {
+			for (size_t i; (i = next.fetch_add(1)) < ds.nb;)
+				index.addPoint(&ds.base[i * ds.dim], i);
+		});
+	for (auto &th : pool)
+		th.join();
+	double build_s = Seconds(t0);
+
+	// Memory the graph uses: level-0 records (vector, links, label) plus upper-level link lists.
+	double bytes = double(index.cur_element_count) * index.size_data_per_element_;
+	for (size_t i = 0; i < index.cur_element_count; i++)
+		bytes += double(index.element_levels_[i]) * index.size_links_per_element_;
+	double size_mib = bytes / (1 << 20);
+
+	for (int ef : o.efs) {
+		index.setEf(ef);
+		double recall = 0;
+		std::vector<int> got;
+		auto t1 = Clock::now();
+		for (size_t q = 0; q < ds.nq; q++) {
+			auto res = index.searchKnn(&ds.query[q * ds.dim], o.k);
+			got.clear();
+			while (!res.empty()) {
+				got.push_back(int(res.top().second));
+				res.pop();
+			}
+			recall += Recall(got, &ds.gt[q * ds.gtk], o.k);
+		}
+		double secs = Seconds(t1);
+		sweep_rows.push_back({"hnswlib", build_s, size_mib, ef, recall / ds.nq, ds.nq / secs});
+	}
+
+	// Single-thread inserts of base vectors under new labels, the in-memory analogue of the SQL test.
+	auto t2 = Clock::now();
+	for (int i = 0; i < o.inserts; i++)
+		index.addPoint(&ds.base[(i % ds.nb) * ds.dim], ds.nb + i);
+	if (o.inserts > 0)
+		insert_rows.push_back({"hnswlib", o.inserts / Seconds(t2)});
+}
+
+// ---------------------------------------------------------------- Postgres
+
+int notices = 0;
+
+void
+CountNotice(void *, const char *message)
+{
+	if (notices++ < 3)
+		fprintf(stderr, "  server: %s", message);
+}
+
+void
+Exec(PGconn *c, const std::string &sql)
+{
+	PGresult *r = PQexec(c, sql.c_str());
+	ExecStatusType st = PQresultStatus(r);
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		Die(sql.substr(0, 200) + ": " + PQerrorMessage(c));
+	PQclear(r);
+}
+
+// First column of the first row, or "" (NULL, no row, or an error when missing_ok).
+std::string
+Value(PGconn *c, const std::string &sql, bool missing_ok = false)
+{
+	PGresult *r = PQexec(c, sql.c_str());
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		if (!missing_ok)
+			Die(sql + ": " + PQerrorMessage(c));
+		PQclear(r);
+		return "";
+	}
+	std::string v = PQntuples(r) > 0 && !PQgetisnull(r, 0, 0) ? PQgetvalue(r, 0, 0) : "";
+	PQclear(r);
+	return v;
+}
+
+void
+Prepare(PGconn *c, const char *name, const std::string &sql)
+{
+	PGresult *r = PQprepare(c, name, sql.c_str(), 0, nullptr);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		Die(sql + ": " + PQerrorMessage(c));
+	PQclear(r);
+}
+
+// Runs a prepared one-parameter query; returns the first column of every row as ints.
+void
+ExecKnn(PGconn *c, const char *name, const std::string &param, std::vector<int> &ids)
+{
+	const char *values[1] = {param.c_str()};
+	PGresult *r = PQexecPrepared(c, name, 1, values, nullptr, nullptr, 0);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		Die(std::string("execute ") + name + ": " + PQerrorMessage(c));
+	ids.clear();
+	for (int i = 0, n = PQntuples(r); i < n; i++)
+		ids.push_back(atoi(PQgetvalue(r, i, 0)));
+	PQclear(r);
+}
+
+// A short name for the plan of a prepared statement: which scan feeds the LIMIT.
+std::string
+PlanOf(PGconn *c, const char *name, const std::string &param)
+{
+	PGresult *r = PQexec(c, (std::string("EXPLAIN (COSTS OFF) EXECUTE ") + name + "('" + param + "')").c_str());
+	std::string plan = "?";
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		std::string all;
+		for (int i = 0; i < PQntuples(r); i++)
+			all += PQgetvalue(r, i, 0), all += '\n';
+		if (all.find("items_embedding_idx") != std::string::npos)
+			plan = "hnsw";
+		else if (all.find("Bitmap Heap Scan") != std::string::npos)
+			plan = "bitmap+sort";
+		else if (all.find("Index Scan") != std::string::npos)
+			plan = "btree+sort";
+		else if (all.find("Seq Scan") != std::string::npos)
+			plan = "seqscan+sort";
+	}
+	PQclear(r);
+	return plan;
+}
+
+void
+Load(PGconn *c, const Dataset &ds, const std::vector<int> &cat)
+{
+	PGresult *r = PQexec(c, "COPY items FROM STDIN");
+	if (PQresultStatus(r) != PGRES_COPY_IN)
+		Die(std::string("copy: ") + PQerrorMessage(c));
+	PQclear(r);
+	std::string buf;
+	for (size_t i = 0; i < ds.nb; i++) {
+		buf += std::to_string(i) + '\t' + VectorText(&ds.base[i * ds.dim], ds.dim);
+		if (!cat.empty())
+			buf += '\t' + std::to_string(cat[i]);
+		buf += '\n';
+		if (buf.size() > (1 << 20) || i + 1 == ds.nb) {
+			if (PQputCopyData(c, buf.data(), int(buf.size())) != 1)
+				Die(std::string("copy: ") + PQerrorMessage(c));
+			buf.clear();
+		}
+	}
+	if (PQputCopyEnd(c, nullptr) != 1)
+		Die(std::string("copy end: ") + PQerrorMessage(c));
+	while ((r = PQgetResult(c)) != nullptr) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			Die(std::string("copy: ") + PQerrorMessage(c));
+		PQclear(r);
+	}
+}
+
+void
+RunDatabase(const Options &o, const Dataset &ds, const std::string &conninfo, const std::vector<int> &cat,
+	    const std::vector<std::vector<int>> &ftruth)
+{
+	PGconn *c = PQconnectdb(conninfo.c_str());
+	if (PQstatus(c) != CONNECTION_OK)
+		Die("connect '" + conninfo + "': " + PQerrorMessage(c));
+	PQsetNoticeProcessor(c, CountNotice, nullptr);
+	notices = 0;
+	std::string ext = Value(c, "SELECT extname || ' ' || extversion FROM pg_extension "
+				   "WHERE extname IN ('prism', 'vector') ORDER BY extname = 'prism' DESC LIMIT 1");
+	if (ext.empty())
+		Die("database '" + conninfo + "' has neither prism nor pgvector installed");
+	std::string system = ext.rfind("vector", 0) == 0 ? "pgvector" : "prism";
+	Metric mt = MetricFor(o.metric);
+	fprintf(stderr, "%s (%s), %s\n", system.c_str(), ext.c_str(), Value(c, "SHOW server_version").c_str());
+
+	if (o.threads > 0) {
+		// pgvector: the leader builds too, so threads-1 workers; prism: its own GUC (if defined).
+		Exec(c, "SET max_parallel_maintenance_workers = " + std::to_string(o.threads - 1));
+		Value(c, "SELECT set_config('prism.build_threads', '" + std::to_string(o.threads) + "', false)", true);
+	}
+	std::string dim = std::to_string(ds.dim);
+	Exec(c, "DROP TABLE IF EXISTS items");
+	Exec(c, "CREATE TABLE items (id int PRIMARY KEY, embedding vector(" + dim + ")" +
+			(o.filtered ? ", category int" : "") + ")");
+	auto t0 = Clock::now();
+	Load(c, ds, cat);
+	fprintf(stderr, "  loaded %zu rows in %.1f s\n", ds.nb, Seconds(t0));
+	Exec(c, "VACUUM ANALYZE items");
+
+	t0 = Clock::now();
+	Exec(c, std::string("CREATE INDEX items_embedding_idx ON items USING hnsw (embedding ") + mt.opclass +
+			") WITH (m = " + std::to_string(o.m) + ", ef_construction = " +
+			std::to_string(o.ef_construction) + ")");
+	double build_s = Seconds(t0);
+	double size_mib = atof(Value(c, "SELECT pg_relation_size('items_embedding_idx')").c_str()) / (1 << 20);
+	fprintf(stderr, "  index built in %.1f s, %.1f MiB\n", build_s, size_mib);
+
+	// After the build: prism's GUCs exist once its library is loaded.
+	fprintf(stderr, "  shared_buffers %s, maintenance_work_mem %s, max_parallel_maintenance_workers %s, "
+			"prism.build_threads %s\n",
+		Value(c, "SHOW shared_buffers").c_str(), Value(c, "SHOW maintenance_work_mem").c_str(),
+		Value(c, "SHOW max_parallel_maintenance_workers").c_str(),
+		Value(c, "SELECT current_setting('prism.build_threads', true)", true).c_str());
+
+	std::vector<std::string> qtext(ds.nq);
+	for (size_t q = 0; q < ds.nq; q++)
+		qtext[q] = VectorText(&ds.query[q * ds.dim], ds.dim);
+
+	const char *knn = "knn";
+	Prepare(c, "knn", std::string("SELECT id FROM items ORDER BY embedding ") + mt.op + " $1 LIMIT " +
+				  std::to_string(o.k));
+	std::string plan = PlanOf(c, "knn", qtext[0]);
+	if (plan != "hnsw") {
+		// The sweep measures the index, so force it, and say so next to the results.
+		notes.push_back(system + ": the planner chose " + plan + " for the k-NN query; the ef_search " +
+				"sweep ran with enable_seqscan = off");
+		fprintf(stderr, "  warning: %s\n", notes.back().c_str());
+		Exec(c, "SET enable_seqscan = off");
+		Prepare(c, "knn_forced", std::string("SELECT id FROM items ORDER BY embedding ") + mt.op + " $1 LIMIT " +
+						 std::to_string(o.k));
+		knn = "knn_forced";
+	}
+	std::vector<int> ids;
+	for (size_t q = 0; q < std::min<size_t>(ds.nq, 500); q++) // warm the caches and the plan
+		ExecKnn(c, knn, qtext[q], ids);
+	for (int ef : o.efs) {
+		Exec(c, "SET hnsw.ef_search = " + std::to_string(ef));
+		double recall = 0;
+		auto t1 = Clock::now();
+		for (size_t q = 0; q < ds.nq; q++) {
+			ExecKnn(c, knn, qtext[q], ids);
+			recall += Recall(ids, &ds.gt[q * ds.gtk], o.k);
+		}
+		double secs = Seconds(t1);
+		sweep_rows.push_back({system, build_s, size_mib, ef, recall / ds.nq, ds.nq / secs});
+		fprintf(stderr, "  ef %d: recall %.4f, %.0f q/s\n", ef, recall / ds.nq, ds.nq / secs);
+	}
+	Exec(c, "RESET hnsw.ef_search");
+	Exec(c, "RESET enable_seqscan");
+
+	if (o.filtered) {
+		// Three passes per selectivity: the hnsw index forced (seq and bitmap scans off, no other
+		// index yet: shows what the index returns under a filter), the planner's choice with default
+		// settings once a btree on the filter column exists, and the exact answer (index scans off).
+		size_t nq = std::min(o.filtered_queries, ds.nq), first = filter_rows.size();
+		const char *modes[] = {"hnsw", "default", "exact"};
+		for (int mode = 0; mode < 3; mode++) {
+			if (mode == 1) {
+				Exec(c, "CREATE INDEX items_category_idx ON items (category)");
+				Exec(c, "ANALYZE items");
+			}
+			Exec(c, mode == 0 ? "SET enable_seqscan = off" : "RESET enable_seqscan");
+			Exec(c, mode == 0 ? "SET enable_bitmapscan = off" : "RESET enable_bitmapscan");
+			Exec(c, mode == 2 ? "SET enable_indexscan = off" : "RESET enable_indexscan");
+			for (int cidx = 1; cidx <= 4; cidx++) {
+				std::string name = "f" + std::to_string(mode) + std::to_string(cidx);
+				Prepare(c, name.c_str(), "SELECT id FROM items WHERE category = " + std::to_string(cidx) +
+							     " ORDER BY embedding " + mt.op + " $1 LIMIT " +
+							     std::to_string(o.k));
+				std::string fplan = PlanOf(c, name.c_str(), qtext[0]);
+				double recall = 0, rows = 0;
+				auto t1 = Clock::now();
+				for (size_t q = 0; q < nq; q++) {
+					ExecKnn(c, name.c_str(), qtext[q], ids);
+					rows += ids.size();
+					recall += Recall(ids, &ftruth[cidx][q * o.k], o.k);
+				}
+				double secs = Seconds(t1);
+				filter_rows.push_back({system, kSelectivityName[cidx], modes[mode], fplan, cidx,
+						       size_t(std::count(cat.begin(), cat.end(), cidx)), recall / nq,
+						       rows / nq, nq / secs});
+			}
+		}
+		Exec(c, "RESET enable_indexscan");
+		std::stable_sort(filter_rows.begin() + first, filter_rows.end(),
+				 [](const FilterRow &x, const FilterRow &y) { return x.category < y.category; });
+		fprintf(stderr, "  filtered queries done\n");
+	}
+
+	if (o.inserts > 0) {
+		Prepare(c, "ins", std::string("INSERT INTO items (id, embedding) VALUES ($1, $2)"));
+		std::vector<std::string> vals(o.inserts);
+		for (int i = 0; i < o.inserts; i++)
+			vals[i] = VectorText(&ds.base[(i % ds.nb) * ds.dim], ds.dim);
+		auto t1 = Clock::now();
+		for (int i = 0; i < o.inserts; i++) {
+			std::string id = std::to_string(ds.nb + i);
+			const char *values[2] = {id.c_str(), vals[i].c_str()};
+			PGresult *r = PQexecPrepared(c, "ins", 2, values, nullptr, nullptr, 0);
+			if (PQresultStatus(r) != PGRES_COMMAND_OK)
+				Die(std::string("insert: ") + PQerrorMessage(c));
+			PQclear(r);
+		}
+		insert_rows.push_back({system, o.inserts / Seconds(t1)});
+		fprintf(stderr, "  %d inserts: %.0f rows/s\n", o.inserts, insert_rows.back().rows_per_s);
+	}
+	if (notices > 0)
+		fprintf(stderr, "  %d server notices in total\n", notices);
+	PQfinish(c);
+}
+
+// The machine may be shared: print the load next to the numbers.
+std::string
+LoadAverage()
+{
+	std::ifstream f("/proc/loadavg");
+	std::string l;
+	std::getline(f, l);
+	return l + "\n";
+}
+
+void
+Usage()
+{
+	fprintf(stderr,
+		"usage: bench DATA_DIR [options] CONNINFO...\n"
+		"  DATA_DIR holds base.fvecs, query.fvecs, groundtruth.ivecs; each CONNINFO is a libpq\n"
+		"  connection string to a database with prism or pgvector installed (table items is replaced).\n"
+		"  --queries N         use the first N queries (default all)\n"
+		"  --m N --efc N       index parameters (default 16, 64)\n"
+		"  --metric l2|ip|cosine  (default l2; the ground truth must match)\n"
+		"  --threads N         build threads: hnswlib; prism.build_threads and\n"
+		"                      max_parallel_maintenance_workers = N-1 (default: server settings)\n"
+		"  --ef LIST           ef_search values (default 10,20,40,80,160,320)\n"
+		"  --k N               neighbours per query (default 10)\n"
+		"  --inserts N         single-row inserts to time (default 2000, 0 = skip)\n"
+		"  --filtered          also run WHERE category = X at selectivities 50/10/1/0.1%%\n"
+		"  --filtered-queries N  queries per selectivity (default 100)\n"
+		"  --no-hnswlib        skip the in-process hnswlib reference\n");
+	exit(2);
+}
+
+Options
+ParseArgs(int argc, char **argv)
+{
+	Options o;
+	for (int i = 1; i < argc; i++) {
+		std::string a = argv[i];
+		auto next = [&]() -> std::string {
+			if (i + 1 >= argc)
+				Usage();
+			return argv[++i];
+		};
+		if (a == "--queries")
+			o.queries = std::stoul(next());
+		else if (a == "--m")
+			o.m = std::stoi(next());
+		else if (a == "--efc")
+			o.ef_construction = std::stoi(next());
+		else if (a == "--metric")
+			o.metric = next();
+		else if (a == "--threads")
+			o.threads = std::stoi(next());
+		else if (a == "--inserts")
+			o.inserts = std::stoi(next());
+		else if (a == "--k")
+			o.k = std::stoi(next());
+		else if (a == "--filtered")
+			o.filtered = true;
+		else if (a == "--filtered-queries")
+			o.filtered_queries = std::stoul(next());
+		else if (a == "--no-hnswlib")
+			o.hnswlib = false;
+		else if (a == "--ef") {
+			o.efs.clear();
+			std::string l = next();
+			for (size_t p = 0; p < l.size();) {
+				size_t e = l.find(',', p);
+				o.efs.push_back(std::stoi(l.substr(p, e - p)));
+				p = e == std::string::npos ? l.size() : e + 1;
+			}
+		} else if (a.rfind("--", 0) == 0)
+			Usage();
+		else if (o.data_dir.empty())
+			o.data_dir = a;
+		else
+			o.conninfos.push_back(a);
+	}
+	if (o.data_dir.empty() || o.k < 1)
+		Usage();
+	MetricFor(o.metric);
+	return o;
+}
+
+} // namespace
+
+int
+main(int argc, char **argv)
+{
+	Options o = ParseArgs(argc, argv);
+	Dataset ds;
+	size_t qdim, gtn;
+	ds.base = ReadVecs<float>(o.data_dir + "/base.fvecs", ds.dim, ds.nb);
+	ds.query = ReadVecs<float>(o.data_dir + "/query.fvecs", qdim, ds.nq);
+	ds.gt = ReadVecs<int>(o.data_dir + "/groundtruth.ivecs", ds.gtk, gtn);
+	if (qdim != ds.dim || gtn != ds.nq || ds.gtk < size_t(o.k))
+		Die("query/ground truth files do not match the base set (or hold fewer than k neighbours)");
+	if (o.metric == "cosine") {
+		Normalize(ds.base, ds.dim);
+		Normalize(ds.query, ds.dim);
+	}
+	if (o.queries > 0 && o.queries < ds.nq)
+		ds.nq = o.queries;
+	fprintf(stderr, "load average: %s", LoadAverage().c_str());
+	fprintf(stderr, "data: %zu base x %zu dims, %zu queries, metric %s, m %d, ef_construction %d\n", ds.nb,
+		ds.dim, ds.nq, o.metric.c_str(), o.m, o.ef_construction);
+
+	std::vector<int> cat;
+	std::vector<std::vector<int>> ftruth(5);
+	if (o.filtered && !o.conninfos.empty()) {
+		cat = AssignCategories(ds.nb);
+		auto t0 = Clock::now();
+		for (int c = 1; c <= 4; c++)
+			ftruth[c] = FilteredTruth(ds, MetricFor(o.metric), cat, c,
+						  std::min(o.filtered_queries, ds.nq), o.k);
+		fprintf(stderr, "filtered ground truth in %.1f s\n", Seconds(t0));
+	}
+
+	if (o.hnswlib)
+		RunHnswlib(o, ds);
+	for (const auto &ci : o.conninfos)
+		RunDatabase(o, ds, ci, cat, ftruth);
+
+	printf("\nload average at the end: %s", LoadAverage().c_str());
+	printf("\n%-10s %8s %9s %4s %9s %8s\n", "system", "build_s", "size_MiB", "ef",
+	       ("recall@" + std::to_string(o.k)).c_str(), "qps");
+	for (const auto &r : sweep_rows)
+		printf("%-10s %8.1f %9.1f %4d %9.4f %8.0f\n", r.system.c_str(), r.build_s, r.size_mib, r.ef,
+		       r.recall, r.qps);
+	if (!insert_rows.empty()) {
+		printf("\n%-10s %12s\n", "system", "insert_rows/s");
+		for (const auto &r : insert_rows)
+			printf("%-10s %12.0f\n", r.system.c_str(), r.rows_per_s);
+	}
+	if (!filter_rows.empty()) {
+		printf("\n%-10s %6s %7s %-8s %-12s %9s %8s %8s\n", "system", "select", "matches", "mode", "plan",
+		       ("recall@" + std::to_string(o.k)).c_str(), "avg_rows", "qps");
+		for (const auto &r : filter_rows)
+			printf("%-10s %6s %7zu %-8s %-12s %9.4f %8.2f %8.0f\n", r.system.c_str(),
+			       r.selectivity.c_str(), r.matches, r.mode.c_str(), r.plan.c_str(), r.recall,
+			       r.avg_rows, r.qps);
+	}
+	for (const auto &n : notes)
+		printf("\nnote: %s\n", n.c_str());
+	return 0;
+}
