@@ -10,6 +10,7 @@
 //   int   links(uint32_t id, int level, uint32_t *out)            copy neighbour ids, return count
 //   void  vector(uint32_t id, float *out)                          copy the stored vector
 //   float pair_distance(const float *a, const float *b)            metric distance of two vectors
+//   void  prefetch(uint32_t id)                                    hint: id will be read soon
 //   bool  grow(Array &a, size_t need)                              make room in a growable array
 #pragma once
 
@@ -124,10 +125,16 @@ void search_layer(Store &s, const float *q, const Candidate *eps, int n_eps, int
 		std::pop_heap(frontier.items, frontier.items + frontier.size, CloserFirst());
 		frontier.size--;
 		int n = s.links(c.id, level, link_buf);
-		for (int i = 0; i < n; i++) {
+		// Drop visited ids first, then prefetch the rest before computing any distance, so the
+		// memory loads overlap (as hnswlib's _mm_prefetch of the next neighbour does).
+		int fresh = 0;
+		for (int i = 0; i < n; i++)
+			if (visited_insert(visited, link_buf[i]))
+				link_buf[fresh++] = link_buf[i];
+		for (int i = 0; i < fresh; i++)
+			s.prefetch(link_buf[i]);
+		for (int i = 0; i < fresh; i++) {
 			uint32_t id = link_buf[i];
-			if (!visited_insert(visited, id))
-				continue;
 			uint8_t flags;
 			float d = s.distance(id, q, &flags);
 			if (distance_count)

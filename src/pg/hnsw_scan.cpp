@@ -99,6 +99,7 @@ static void start_search(IndexScanDesc scan)
 	IndexShape &sh = so->shape;
 	read_shape(scan->indexRelation, &sh);
 	store_init(&so->store, scan->indexRelation, &sh);
+	store_enable_pins(&so->store, pin_budget());
 	so->query = (float *) palloc0(sizeof(float) * sh.dims);
 	if (scan->orderByData && !(scan->orderByData[0].sk_flags & SK_ISNULL)) {
 		Vector *q = DatumGetVector(scan->orderByData[0].sk_argument);
@@ -255,6 +256,7 @@ void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, i
 		if (so->started)
 			last_scan_stats = so->stats;
 		MemoryContext ctx = so->ctx;
+		store_release_pins(&so->store);
 		MemoryContextReset(ctx);  // runs scan_reset_callback: releases the visited set
 		ScanOpaque *fresh = (ScanOpaque *) MemoryContextAllocZero(ctx, sizeof(ScanOpaque));
 		fresh->ctx = ctx;
@@ -315,6 +317,7 @@ void hnswendscan(IndexScanDesc scan)
 		ScanOpaque *so = (ScanOpaque *) scan->opaque;
 		if (so->started)
 			last_scan_stats = so->stats;
+		store_release_pins(&so->store);
 		MemoryContextDelete(so->ctx);  // the reset callback releases the visited set
 		scan->opaque = NULL;
 		return 0;

@@ -15,6 +15,106 @@ void store_init(PgStore *s, Relation index, const IndexShape *shape)
 	s->nblocks = RelationGetNumberOfBlocks(index);
 	s->scratch = shape->span > 1 ? (float *) palloc(sizeof(float) * shape->dims) : NULL;
 	s->pages_read = 0;
+	memset(&s->pins, 0, sizeof(s->pins));
+	s->writer = false;
+}
+
+void store_enable_pins(PgStore *s, uint32 pages)
+{
+	uint32 cap = 16;
+	while (cap < pages * 4 / 3 + 1)
+		cap <<= 1;
+	s->pins.blocks = (BlockNumber *) palloc(sizeof(BlockNumber) * cap);
+	s->pins.buffers = (Buffer *) palloc(sizeof(Buffer) * cap);
+	for (uint32 i = 0; i < cap; i++)
+		s->pins.blocks[i] = InvalidBlockNumber;
+	s->pins.capacity = cap;
+	s->pins.used = 0;
+}
+
+uint32 pin_budget()
+{
+	// Each backend may hold this many pins at once; leave the rest of shared_buffers to others.
+	return (uint32) Min(Max(NBuffers / 64, 16), 4096);
+}
+
+void store_release_pins(PgStore *s)
+{
+	PinCache &p = s->pins;
+	for (uint32 i = 0; i < p.capacity && p.used > 0; i++)
+		if (p.blocks[i] != InvalidBlockNumber) {
+			ReleaseBuffer(p.buffers[i]);
+			p.blocks[i] = InvalidBlockNumber;
+			p.used--;
+		}
+}
+
+// Backend-local hint: which shared buffer last held each block of the most recently searched
+// index. ReadRecentBuffer re-pins it without the buffer-mapping hash lookup and its partition
+// lock, which dominate a search over cached pages. A stale hint just falls back to ReadBuffer.
+static RelFileNode hint_node;
+static Buffer *hint_buffers;
+static uint32 hint_capacity;
+
+static Buffer read_block(PgStore *s, BlockNumber block)
+{
+	Relation index = s->index;
+	if (!RelFileNodeEquals(hint_node, index->rd_node) || block >= hint_capacity) {
+		if (!RelFileNodeEquals(hint_node, index->rd_node) || hint_capacity < s->nblocks + 1) {
+			uint32 cap = Max((uint32) s->nblocks + 1024, block + 1024);
+			if (hint_buffers)
+				pfree(hint_buffers);
+			hint_buffers = (Buffer *) MemoryContextAllocExtended(TopMemoryContext, sizeof(Buffer) * cap,
+																 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+			hint_capacity = cap;
+			hint_node = index->rd_node;
+		}
+		if (block >= hint_capacity)
+			return ReadBuffer(index, block);
+	}
+	Buffer hint = hint_buffers[block];
+	if (hint != InvalidBuffer && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, block, hint))
+		return hint;
+	Buffer buf = ReadBuffer(index, block);
+	hint_buffers[block] = buf;
+	return buf;
+}
+
+// Pins `block` (from the cache when possible). *cached tells whether the pin stays with the
+// cache (the caller must then only unlock, not release).
+static Buffer pin_block(PgStore *s, BlockNumber block, bool *cached)
+{
+	PinCache &p = s->pins;
+	s->pages_read++;
+	if (p.capacity == 0) {
+		*cached = false;
+		return read_block(s, block);
+	}
+	uint32 h = (block * 2654435761u) & (p.capacity - 1);
+	while (p.blocks[h] != InvalidBlockNumber) {
+		if (p.blocks[h] == block) {
+			*cached = true;
+			return p.buffers[h];
+		}
+		h = (h + 1) & (p.capacity - 1);
+	}
+	Buffer buf = read_block(s, block);
+	if (p.used < p.capacity * 3 / 4) {
+		p.blocks[h] = block;
+		p.buffers[h] = buf;
+		p.used++;
+		*cached = true;
+	} else
+		*cached = false;
+	return buf;
+}
+
+static void unlock_block(Buffer buf, bool cached, bool locked)
+{
+	if (locked)
+		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	if (!cached)
+		ReleaseBuffer(buf);
 }
 
 bool PgStore::grow(CandidateArray &a, size_t need)
@@ -32,9 +132,26 @@ void init_candidates(CandidateArray *a, size_t capacity)
 	a->capacity = capacity;
 }
 
-// Pins and share-locks the first page of element `id`; returns the item or NULL if the slot
-// does not exist (yet). The caller unlocks and releases *buf.
-static const char *lock_element(PgStore *s, uint32 id, Buffer *buf)
+struct Locked {
+	Buffer buf;
+	bool cached;
+	bool locked;
+};
+
+static void unlock(const Locked &l) { unlock_block(l.buf, l.cached, l.locked); }
+
+// Share-locks a pinned page unless this backend holds the writer lock: then no one else can
+// change index pages, and a pin alone keeps the page in place.
+static void lock_shared(PgStore *s, Locked *l)
+{
+	l->locked = !s->writer;
+	if (l->locked)
+		LockBuffer(l->buf, BUFFER_LOCK_SHARE);
+}
+
+// Share-locks the first page of element `id`; returns the item or NULL if the slot does not
+// exist (yet). The caller calls unlock(*l) in both cases.
+static const char *lock_element(PgStore *s, uint32 id, Locked *l)
 {
 	const IndexShape *sh = s->shape;
 	BlockNumber block = id_block(id, sh->per_page);
@@ -43,27 +160,35 @@ static const char *lock_element(PgStore *s, uint32 id, Buffer *buf)
 		if (block == kMetaBlock || block >= s->nblocks)
 			report_corrupt(s->index, "neighbour id beyond the end of the index", id);
 	}
-	*buf = ReadBuffer(s->index, block);
-	s->pages_read++;
-	LockBuffer(*buf, BUFFER_LOCK_SHARE);
-	Page page = BufferGetPage(*buf);
-	if (PageIsNew(page) || page_opaque(page)->kind != kPageElement) {
-		UnlockReleaseBuffer(*buf);
+	l->buf = pin_block(s, block, &l->cached);
+	lock_shared(s, l);
+	// The checks below read only the page header, the line pointer and the record header (the
+	// cache lines the visit needs anyway); the page-kind word at the end of the page is
+	// consulted only when they fail, to word the error.
+	Page page = BufferGetPage(l->buf);
+	OffsetNumber off = id_slot(id, sh->per_page) + 1;
+	if (PageIsNew(page) || off > PageGetMaxOffsetNumber(page)) {
+		if (!PageIsNew(page) && page_opaque(page)->kind == kPageElement)
+			return NULL;  // slot not written yet
+		unlock(*l);
 		report_corrupt(s->index, "element id points to a page that holds no elements", id);
 	}
-	OffsetNumber off = id_slot(id, sh->per_page) + 1;
-	if (off > PageGetMaxOffsetNumber(page))
-		return NULL;
 	ItemId iid = PageGetItemId(page, off);
 	size_t expect = sh->span > 1 ? sh->chunk : sh->record_size;
-	if (!ItemIdIsUsed(iid) || ItemIdGetLength(iid) != expect) {
-		UnlockReleaseBuffer(*buf);
+	if (!ItemIdIsUsed(iid) || ItemIdGetLength(iid) != expect || ItemIdGetOffset(iid) + expect > BLCKSZ) {
+		unlock(*l);
 		report_corrupt(s->index, "element item has the wrong size", id);
 	}
-	return (const char *) PageGetItem(page, iid);
+	const ElementHeader *h = (const ElementHeader *) PageGetItem(page, iid);
+	if (h->flags > kElementDuplicate || h->level > kMaxLevel || h->n_links0 > 2 * sh->m ||
+		h->n_tids > kHeapTidsPerElement) {
+		unlock(*l);
+		report_corrupt(s->index, "element header is invalid", id);
+	}
+	return (const char *) h;
 }
 
-// Copies the vector of a record that spans pages into s->scratch (first chunk is locked in buf).
+// Copies the vector of a record that spans pages into s->scratch (first chunk is locked).
 static const float *gather_vector(PgStore *s, uint32 id, const char *item)
 {
 	const IndexShape *sh = s->shape;
@@ -74,66 +199,108 @@ static const float *gather_vector(PgStore *s, uint32 id, const char *item)
 	memcpy(dst, item + voff, first);
 	size_t copied = first;
 	for (uint32 p = 1; copied < total; p++) {
-		Buffer b = ReadBuffer(s->index, id_block(id, sh->per_page) + p);
-		s->pages_read++;
-		LockBuffer(b, BUFFER_LOCK_SHARE);
-		Page page = BufferGetPage(b);
+		Locked l;
+		l.buf = pin_block(s, id_block(id, sh->per_page) + p, &l.cached);
+		lock_shared(s, &l);
+		Page page = BufferGetPage(l.buf);
 		if (PageIsNew(page) || page_opaque(page)->kind != kPageContinuation || PageGetMaxOffsetNumber(page) < 1) {
-			UnlockReleaseBuffer(b);
+			unlock(l);
 			report_corrupt(s->index, "missing continuation page", id);
 		}
 		ItemId iid = PageGetItemId(page, 1);
 		size_t n = Min(total - copied, (size_t) ItemIdGetLength(iid));
 		memcpy(dst + copied, PageGetItem(page, iid), n);
 		copied += n;
-		UnlockReleaseBuffer(b);
+		unlock(l);
 	}
 	return s->scratch;
 }
 
+// Starts loading the cache lines of element `id` if its page is (probably) in the buffer the
+// hint names. Touches no locks or pins: a stale hint only wastes the prefetch.
+void PgStore::prefetch(uint32_t id)
+{
+	BlockNumber block = id_block(id, shape->per_page);
+	if (block >= hint_capacity || !RelFileNodeEquals(hint_node, index->rd_node))
+		return;
+	Buffer b = hint_buffers[block];
+	if (b <= 0)
+		return;
+	const char *page = (const char *) BufferGetBlock(b);
+	__builtin_prefetch(page);
+	// Element pages are filled from the end: slot k sits below k earlier records.
+	uint32 slot = id_slot(id, shape->per_page);
+	size_t rec = MAXALIGN(shape->span > 1 ? shape->chunk : shape->record_size);
+	size_t end = BLCKSZ - MAXALIGN(sizeof(PageOpaque));
+	if ((slot + 1) * rec > end)
+		return;
+	const char *r = page + end - (slot + 1) * rec;
+	for (size_t off = 0; off < Min(rec, (size_t) 512); off += 64)
+		__builtin_prefetch(r + off);
+}
+
 float PgStore::distance(uint32_t id, const float *q, uint8_t *flags)
 {
-	Buffer buf;
-	const char *item = lock_element(this, id, &buf);
+	Locked l;
+	const char *item = lock_element(this, id, &l);
 	if (!item) {
-		UnlockReleaseBuffer(buf);
+		unlock(l);
 		*flags = kElementFree;
 		return INFINITY;
 	}
 	const ElementHeader *h = (const ElementHeader *) item;
 	*flags = h->flags;
 	float d;
-	if (h->flags == kElementFree)
+	if (h->flags == kElementFree || h->flags == kElementDuplicate)
 		d = INFINITY;
 	else if (shape->span == 1)
 		d = metric_distance(*shape, q, (const float *) (item + vector_offset(shape->m)));
 	else
 		d = metric_distance(*shape, q, gather_vector(this, id, item));
-	UnlockReleaseBuffer(buf);
+	unlock(l);
 	return d;
 }
 
 void PgStore::vector(uint32_t id, float *out)
 {
-	Buffer buf;
-	const char *item = lock_element(this, id, &buf);
+	Locked l;
+	const char *item = lock_element(this, id, &l);
 	if (!item) {
-		UnlockReleaseBuffer(buf);
+		unlock(l);
 		report_corrupt(index, "element slot does not exist", id);
 	}
 	if (shape->span == 1)
 		memcpy(out, item + vector_offset(shape->m), sizeof(float) * shape->dims);
 	else
 		memcpy(out, gather_vector(this, id, item), sizeof(float) * shape->dims);
-	UnlockReleaseBuffer(buf);
+	unlock(l);
+}
+
+uint8_t PgStore::vector_flags(uint32_t id, float *out)
+{
+	Locked l;
+	const char *item = lock_element(this, id, &l);
+	if (!item) {
+		unlock(l);
+		return kElementFree;
+	}
+	uint8_t flags = ((const ElementHeader *) item)->flags;
+	if (flags == kElementLive || flags == kElementDeleted) {
+		if (shape->span == 1)
+			memcpy(out, item + vector_offset(shape->m), sizeof(float) * shape->dims);
+		else
+			memcpy(out, gather_vector(this, id, item), sizeof(float) * shape->dims);
+	}
+	unlock(l);
+	return flags;
 }
 
 int PgStore::links(uint32_t id, int level, uint32_t *out)
 {
-	Buffer buf;
-	const char *item = lock_element(this, id, &buf);
+	Locked l;
+	const char *item = lock_element(this, id, &l);
 	if (!item) {
-		UnlockReleaseBuffer(buf);
+		unlock(l);
 		return 0;
 	}
 	const ElementHeader *h = (const ElementHeader *) item;
@@ -147,16 +314,15 @@ int PgStore::links(uint32_t id, int level, uint32_t *out)
 		BlockNumber ub = h->upper_block;
 		OffsetNumber uoff = h->upper_offset;
 		int elevel = h->level;
-		UnlockReleaseBuffer(buf);
+		unlock(l);
 		if (ub >= nblocks && (nblocks = RelationGetNumberOfBlocks(index)) <= ub)
 			report_corrupt(index, "upper links beyond the end of the index", id);
-		buf = ReadBuffer(index, ub);
-		pages_read++;
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		Page page = BufferGetPage(buf);
+		l.buf = pin_block(this, ub, &l.cached);
+		lock_shared(this, &l);
+		Page page = BufferGetPage(l.buf);
 		if (PageIsNew(page) || page_opaque(page)->kind != kPageUpper || uoff < 1 || uoff > PageGetMaxOffsetNumber(page) ||
 			ItemIdGetLength(PageGetItemId(page, uoff)) != upper_item_size(shape->m, elevel)) {
-			UnlockReleaseBuffer(buf);
+			unlock(l);
 			report_corrupt(index, "bad upper link item", id);
 		}
 		const char *up = (const char *) PageGetItem(page, PageGetItemId(page, uoff));
@@ -165,17 +331,17 @@ int PgStore::links(uint32_t id, int level, uint32_t *out)
 		n = Min((int) counts[level - 1], shape->m);
 		memcpy(out, links + (size_t) (level - 1) * shape->m, sizeof(uint32) * n);
 	}
-	UnlockReleaseBuffer(buf);
+	unlock(l);
 	return n;
 }
 
 bool store_element(PgStore *s, uint32 id, ElementHeader *hdr)
 {
-	Buffer buf;
-	const char *item = lock_element(s, id, &buf);
+	Locked l;
+	const char *item = lock_element(s, id, &l);
 	if (item)
 		memcpy(hdr, item, sizeof(ElementHeader));
-	UnlockReleaseBuffer(buf);
+	unlock(l);
 	return item != NULL;
 }
 
