@@ -101,11 +101,13 @@ struct PgStore {
 	float *scratch;	 // dims floats, for records spanning pages
 	uint64 pages_read;
 	PinCache pins;
+	bool writer;  // this backend holds kWriterLock: reads need no buffer content locks
 
 	float distance(uint32_t id, const float *q, uint8_t *flags);
 	void prefetch(uint32_t id);
 	int links(uint32_t id, int level, uint32_t *out);
 	void vector(uint32_t id, float *out);
+	uint8_t vector_flags(uint32_t id, float *out);	// copies the vector of live/deleted elements
 	float pair_distance(const float *a, const float *b) { return metric_distance(*shape, a, b); }
 	bool grow(CandidateArray &a, size_t need);
 };

@@ -255,21 +255,43 @@ static void write_links(Inserter *ins, uint32 id, int level, const uint32 *links
 	finish_change(state, buf);
 }
 
-// Selects up to max_n neighbours for `base` among `cands` (any order; sorted here).
-static int choose(Inserter *ins, const float *base, Candidate *cands, int n, int max_n, uint32 *out)
+// Loads the vectors of `cands` into `vecs` (one record read each) and keeps only live
+// elements, compacting both arrays; returns how many remain.
+static int load_live(Inserter *ins, Candidate *cands, float *vecs, int n)
 {
-	std::sort(cands, cands + n, [](const Candidate &a, const Candidate &b) { return a.dist < b.dist; });
 	size_t dims = ins->sh.dims;
-	float *vecs = (float *) palloc(sizeof(float) * dims * (n > 0 ? n : 1));
+	int live = 0;
+	for (int i = 0; i < n; i++) {
+		if (ins->store.vector_flags(cands[i].id, vecs + live * dims) != kElementLive)
+			continue;
+		cands[live++] = cands[i];
+	}
+	return live;
+}
+
+// Selects up to max_n neighbours among `cands` (with their vectors in `vecs`) by hnswlib's
+// heuristic; sorts both arrays by distance first.
+static int choose(Inserter *ins, Candidate *cands, float *vecs, int n, int max_n, uint32 *out)
+{
+	size_t dims = ins->sh.dims;
+	// Sort an index permutation, then apply it to both arrays.
+	int *order = (int *) palloc(sizeof(int) * (n > 0 ? n : 1));
+	for (int i = 0; i < n; i++)
+		order[i] = i;
+	std::sort(order, order + n, [&](int a, int b) { return cands[a].dist < cands[b].dist; });
+	Candidate *sc = (Candidate *) palloc(sizeof(Candidate) * (n > 0 ? n : 1));
+	float *sv = (float *) palloc(sizeof(float) * dims * (n > 0 ? n : 1));
+	for (int i = 0; i < n; i++) {
+		sc[i] = cands[order[i]];
+		memcpy(sv + i * dims, vecs + order[i] * dims, sizeof(float) * dims);
+	}
 	int *chosen = (int *) palloc(sizeof(int) * (n > 0 ? n : 1));
-	if (n > max_n)
-		for (int i = 0; i < n; i++)
-			ins->store.vector(cands[i].id, vecs + i * dims);
-	(void) base;
-	int k = select_neighbors(ins->store, cands, vecs, dims, n, max_n, chosen);
+	int k = select_neighbors(ins->store, sc, sv, dims, n, max_n, chosen);
 	for (int i = 0; i < k; i++)
-		out[i] = cands[chosen[i]].id;
-	pfree(vecs);
+		out[i] = sc[chosen[i]].id;
+	pfree(order);
+	pfree(sc);
+	pfree(sv);
 	pfree(chosen);
 	return k;
 }
@@ -287,18 +309,23 @@ static void add_backlink(Inserter *ins, uint32 nb, uint32 new_id, const float *n
 		write_links(ins, nb, level, ins->link_buf, n);
 		return;
 	}
-	float *nb_vec = (float *) palloc(sizeof(float) * ins->sh.dims);
+	size_t dims = ins->sh.dims;
+	float *nb_vec = (float *) palloc(sizeof(float) * dims);
 	ins->store.vector(nb, nb_vec);
 	Candidate *cands = (Candidate *) palloc(sizeof(Candidate) * (n + 1));
-	for (int i = 0; i < n; i++) {
-		uint8_t flags;
-		cands[i] = Candidate{ins->store.distance(ins->link_buf[i], nb_vec, &flags), ins->link_buf[i]};
-	}
-	cands[n] = Candidate{metric_distance(ins->sh, new_vec, nb_vec), new_id};
+	float *vecs = (float *) palloc(sizeof(float) * dims * (n + 1));
+	for (int i = 0; i < n; i++)
+		cands[i] = Candidate{0, ins->link_buf[i]};
+	int live = load_live(ins, cands, vecs, n);
+	for (int i = 0; i < live; i++)
+		cands[i].dist = metric_distance(ins->sh, vecs + i * dims, nb_vec);
+	cands[live] = Candidate{metric_distance(ins->sh, new_vec, nb_vec), new_id};
+	memcpy(vecs + live * dims, new_vec, sizeof(float) * dims);
 	uint32 *out = (uint32 *) palloc(sizeof(uint32) * maxn);
-	int k = choose(ins, nb_vec, cands, n + 1, maxn, out);
+	int k = choose(ins, cands, vecs, live + 1, maxn, out);
 	write_links(ins, nb, level, out, k);
 	pfree(out);
+	pfree(vecs);
 	pfree(cands);
 	pfree(nb_vec);
 }
@@ -360,6 +387,7 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 	read_meta(ins);
 	store_init(&ins->store, index, &ins->sh);
 	store_enable_pins(&ins->store, pin_budget());
+	ins->store.writer = true;
 	const IndexShape &sh = ins->sh;
 	int m = sh.m;
 	ins->link_buf = (uint32 *) palloc(sizeof(uint32) * (2 * m + 1));
@@ -404,17 +432,14 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 					return;
 				}
 			}
-			// Deleted elements are never chosen as neighbours.
-			int live = 0;
-			for (int i = 0; i < n; i++) {
-				ElementHeader hdr;
-				if (store_element(&ins->store, ins->result.items[i].id, &hdr) && hdr.flags == kElementLive)
-					ins->result.items[live++] = ins->result.items[i];
-			}
 			memcpy(eps, ins->result.items, sizeof(Candidate) * n);
 			n_eps = n;
+			// Deleted elements are never chosen as neighbours.
+			float *vecs = (float *) palloc(sizeof(float) * sh.dims * (n > 0 ? n : 1));
+			int live = load_live(ins, ins->result.items, vecs, n);
 			chosen[l] = (uint32 *) palloc(sizeof(uint32) * m);
-			n_chosen[l] = choose(ins, vec, ins->result.items, live, m, chosen[l]);
+			n_chosen[l] = choose(ins, ins->result.items, vecs, live, m, chosen[l]);
+			pfree(vecs);
 		}
 		release_visited(ins->visited, ins->visited_shared);
 	}

@@ -16,6 +16,7 @@ void store_init(PgStore *s, Relation index, const IndexShape *shape)
 	s->scratch = shape->span > 1 ? (float *) palloc(sizeof(float) * shape->dims) : NULL;
 	s->pages_read = 0;
 	memset(&s->pins, 0, sizeof(s->pins));
+	s->writer = false;
 }
 
 void store_enable_pins(PgStore *s, uint32 pages)
@@ -108,12 +109,12 @@ static Buffer pin_block(PgStore *s, BlockNumber block, bool *cached)
 	return buf;
 }
 
-static void unlock_block(Buffer buf, bool cached)
+static void unlock_block(Buffer buf, bool cached, bool locked)
 {
-	if (cached)
+	if (locked)
 		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-	else
-		UnlockReleaseBuffer(buf);
+	if (!cached)
+		ReleaseBuffer(buf);
 }
 
 bool PgStore::grow(CandidateArray &a, size_t need)
@@ -134,9 +135,19 @@ void init_candidates(CandidateArray *a, size_t capacity)
 struct Locked {
 	Buffer buf;
 	bool cached;
+	bool locked;
 };
 
-static void unlock(const Locked &l) { unlock_block(l.buf, l.cached); }
+static void unlock(const Locked &l) { unlock_block(l.buf, l.cached, l.locked); }
+
+// Share-locks a pinned page unless this backend holds the writer lock: then no one else can
+// change index pages, and a pin alone keeps the page in place.
+static void lock_shared(PgStore *s, Locked *l)
+{
+	l->locked = !s->writer;
+	if (l->locked)
+		LockBuffer(l->buf, BUFFER_LOCK_SHARE);
+}
 
 // Share-locks the first page of element `id`; returns the item or NULL if the slot does not
 // exist (yet). The caller calls unlock(*l) in both cases.
@@ -150,7 +161,7 @@ static const char *lock_element(PgStore *s, uint32 id, Locked *l)
 			report_corrupt(s->index, "neighbour id beyond the end of the index", id);
 	}
 	l->buf = pin_block(s, block, &l->cached);
-	LockBuffer(l->buf, BUFFER_LOCK_SHARE);
+	lock_shared(s, l);
 	// The checks below read only the page header, the line pointer and the record header (the
 	// cache lines the visit needs anyway); the page-kind word at the end of the page is
 	// consulted only when they fail, to word the error.
@@ -190,7 +201,7 @@ static const float *gather_vector(PgStore *s, uint32 id, const char *item)
 	for (uint32 p = 1; copied < total; p++) {
 		Locked l;
 		l.buf = pin_block(s, id_block(id, sh->per_page) + p, &l.cached);
-		LockBuffer(l.buf, BUFFER_LOCK_SHARE);
+		lock_shared(s, &l);
 		Page page = BufferGetPage(l.buf);
 		if (PageIsNew(page) || page_opaque(page)->kind != kPageContinuation || PageGetMaxOffsetNumber(page) < 1) {
 			unlock(l);
@@ -265,6 +276,25 @@ void PgStore::vector(uint32_t id, float *out)
 	unlock(l);
 }
 
+uint8_t PgStore::vector_flags(uint32_t id, float *out)
+{
+	Locked l;
+	const char *item = lock_element(this, id, &l);
+	if (!item) {
+		unlock(l);
+		return kElementFree;
+	}
+	uint8_t flags = ((const ElementHeader *) item)->flags;
+	if (flags == kElementLive || flags == kElementDeleted) {
+		if (shape->span == 1)
+			memcpy(out, item + vector_offset(shape->m), sizeof(float) * shape->dims);
+		else
+			memcpy(out, gather_vector(this, id, item), sizeof(float) * shape->dims);
+	}
+	unlock(l);
+	return flags;
+}
+
 int PgStore::links(uint32_t id, int level, uint32_t *out)
 {
 	Locked l;
@@ -288,7 +318,7 @@ int PgStore::links(uint32_t id, int level, uint32_t *out)
 		if (ub >= nblocks && (nblocks = RelationGetNumberOfBlocks(index)) <= ub)
 			report_corrupt(index, "upper links beyond the end of the index", id);
 		l.buf = pin_block(this, ub, &l.cached);
-		LockBuffer(l.buf, BUFFER_LOCK_SHARE);
+		lock_shared(this, &l);
 		Page page = BufferGetPage(l.buf);
 		if (PageIsNew(page) || page_opaque(page)->kind != kPageUpper || uoff < 1 || uoff > PageGetMaxOffsetNumber(page) ||
 			ItemIdGetLength(PageGetItemId(page, uoff)) != upper_item_size(shape->m, elevel)) {

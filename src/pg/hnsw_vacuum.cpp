@@ -192,7 +192,9 @@ struct Cleanup {
 	PgStore store;
 	MetaPageData meta;
 	BlockNumber nblocks;
-	uint32 capacity;  // every id is below this
+	uint32 capacity;  // every id known to the read pass is below this
+	bool relocked;	   // the writer lock was released since the read pass: inserts may have run
+	uint32 since_relock;
 	// Per id, from the read pass.
 	uint8 *flags;
 	uint8 *level;
@@ -226,6 +228,26 @@ static void init_visited(VisitedSet *v, size_t capacity)
 // Step 1: per-id flags, levels, TID counts, chain links; chain states of overflow records.
 static void read_pass(Cleanup *c)
 {
+	c->nblocks = RelationGetNumberOfBlocks(c->index);
+	c->store.nblocks = c->nblocks;
+	c->capacity = c->nblocks * c->sh.per_page;
+	size_t cap = c->capacity;
+	if (c->flags) {
+		pfree(c->flags);
+		pfree(c->level);
+		pfree(c->n_tids);
+		pfree(c->chain);
+		pfree(c->dup_next);
+	}
+	c->flags = (uint8 *) palloc_extended(cap + 1, MCXT_ALLOC_HUGE);
+	memset(c->flags, kNoSlot, cap + 1);
+	c->level = (uint8 *) palloc_extended(cap + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	c->n_tids = (uint8 *) palloc_extended(cap + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	c->chain = (uint8 *) palloc_extended(cap + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	c->dup_next = (uint32 *) palloc_extended((cap + 1) * sizeof(uint32), MCXT_ALLOC_HUGE);
+	c->live = c->deleted = c->tids = 0;
+	c->relocked = false;
+
 	const IndexShape &sh = c->sh;
 	size_t expect = sh.span > 1 ? sh.chunk : sh.record_size;
 	for (BlockNumber b = 1; b < c->nblocks; b++) {
@@ -273,13 +295,28 @@ static void read_pass(Cleanup *c)
 	}
 }
 
+// Lets waiting inserts run between repairs: releases and retakes the writer lock every 64 calls.
+// Safe because the deleted set is fixed once bulkdelete is done and inserts never create a
+// link to a deleted element; what inserts add (new ids, reused free slots) is looked up on disk
+// by usable(), and steps 4-5 re-read every page under the lock.
+static void yield_writer_lock(Cleanup *c)
+{
+	if (++c->since_relock < 64)
+		return;
+	c->since_relock = 0;
+	UnlockPage(c->index, kWriterLock, ExclusiveLock);
+	vacuum_delay_point();
+	LockPage(c->index, kWriterLock, ExclusiveLock);
+	c->relocked = true;
+}
+
 static bool is_freeable(const Cleanup *c, uint32 id)
 {
 	return c->flags[id] == kElementDeleted || (c->flags[id] == kElementDuplicate && c->chain[id] != kReferenced);
 }
 
-// Step 2: a live entry point and the free-slot hint, in one metapage record.
-static void update_meta(Cleanup *c, BlockNumber first_freed)
+// Step 2: a live entry point (one metapage record).
+static void update_meta(Cleanup *c)
 {
 	uint32 ep = c->meta.entry_point;
 	bool ep_ok = ep != kInvalidId && ep < c->capacity && c->flags[ep] == kElementLive &&
@@ -297,11 +334,6 @@ static void update_meta(Cleanup *c, BlockNumber first_freed)
 		c->meta.entry_level = best_level;
 		changed = true;
 	}
-	if (first_freed != kInvalidBlock && c->sh.span == 1 &&
-		(c->meta.free_hint_block == kInvalidBlock || first_freed < c->meta.free_hint_block)) {
-		c->meta.free_hint_block = first_freed;
-		changed = true;
-	}
 	if (!changed)
 		return;
 	// Only the metapage is registered.
@@ -312,7 +344,6 @@ static void update_meta(Cleanup *c, BlockNumber first_freed)
 	MetaPageData *m = page_meta(page);
 	m->entry_point = c->meta.entry_point;
 	m->entry_level = c->meta.entry_level;
-	m->free_hint_block = c->meta.free_hint_block;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 	c->sh.entry_point = c->meta.entry_point;
@@ -382,9 +413,43 @@ static void write_list(Cleanup *c, uint32 id, int level, const uint32 *links, in
 	UnlockReleaseBuffer(buf);
 }
 
-static bool live_id(const Cleanup *c, uint32 id) { return id < c->capacity && c->flags[id] == kElementLive; }
-// A valid neighbour at `level`: live and present on that level.
-static bool usable(const Cleanup *c, uint32 id, int level) { return live_id(c, id) && c->level[id] >= level; }
+// Copies the header of element `id` from its page; false if there is no valid record there.
+static bool read_header(Cleanup *c, uint32 id, ElementHeader *h)
+{
+	const IndexShape &sh = c->sh;
+	BlockNumber b = id_block(id, sh.per_page);
+	if (b == kMetaBlock || b >= RelationGetNumberOfBlocks(c->index))
+		return false;
+	Buffer buf = ReadBufferExtended(c->index, MAIN_FORKNUM, b, RBM_NORMAL, c->strategy);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	Page page = BufferGetPage(buf);
+	OffsetNumber off = id_slot(id, sh.per_page) + 1;
+	bool ok = !PageIsNew(page) && page_opaque(page)->kind == kPageElement && off <= PageGetMaxOffsetNumber(page) &&
+			  ItemIdGetLength(PageGetItemId(page, off)) == (sh.span > 1 ? sh.chunk : sh.record_size);
+	if (ok)
+		memcpy(h, PageGetItem(page, PageGetItemId(page, off)), sizeof(ElementHeader));
+	UnlockReleaseBuffer(buf);
+	return ok;
+}
+
+// A valid neighbour at `level`: live and present on that level. Once inserts may have run
+// (the lock was yielded), ids the read pass did not see live are looked up on disk.
+static bool usable(Cleanup *c, uint32 id, int level)
+{
+	if (id < c->capacity && c->flags[id] != kElementFree && c->flags[id] != kNoSlot)
+		return c->flags[id] == kElementLive && c->level[id] >= level;
+	if (!c->relocked)
+		return false;
+	ElementHeader h;
+	if (!read_header(c, id, &h))
+		return false;
+	if (id < c->capacity) {
+		c->flags[id] = h.flags;
+		c->level[id] = h.level;
+	}
+	return h.flags == kElementLive && h.level >= level;
+}
+static bool live_id(Cleanup *c, uint32 id) { return usable(c, id, 0); }
 
 static void add_candidate(Cleanup *c, size_t *n, uint32 id)
 {
@@ -541,13 +606,14 @@ static void reconnect_weak(Cleanup *c)
 			continue;
 		int n = c->store.links(id, 0, c->links);
 		for (int i = 0; i < n; i++)
-			if (live_id(c, c->links[i]) && indeg[c->links[i]] < UINT16_MAX)
+			if (c->links[i] < c->capacity && live_id(c, c->links[i]) && indeg[c->links[i]] < UINT16_MAX)
 				indeg[c->links[i]]++;
 	}
 	int threshold = Max(1, 2 * sh.m / 3);
 	for (uint32 id = 0; id < c->capacity; id++) {
 		if (c->flags[id] != kElementLive || indeg[id] >= threshold || id == sh.entry_point)
 			continue;
+		yield_writer_lock(c);
 		c->reconnected++;
 		c->store.vector(id, c->evec);
 		uint8_t f;
@@ -672,6 +738,33 @@ static void free_slots(Cleanup *c)
 	}
 }
 
+// Clears vacuum_pending and points the free-slot hint at the first block with a free slot (one
+// WAL record, the metapage). Reads the metapage afresh: inserts may have changed it.
+static void finish_meta(Cleanup *c)
+{
+	BlockNumber first_free = kInvalidBlock;
+	if (c->sh.span == 1)
+		for (uint32 id = 0; id < c->capacity && first_free == kInvalidBlock; id++)
+			if (c->flags[id] == kElementFree)
+				first_free = id_block(id, c->sh.per_page);
+	Buffer buf = ReadBuffer(c->index, kMetaBlock);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	MetaPageData *m = page_meta(BufferGetPage(buf));
+	bool hint = first_free != kInvalidBlock && (m->free_hint_block == kInvalidBlock || first_free < m->free_hint_block);
+	if (!hint && m->vacuum_pending == 0) {
+		UnlockReleaseBuffer(buf);
+		return;
+	}
+	GenericXLogState *state = GenericXLogStart(c->index);
+	Page page = GenericXLogRegisterBuffer(state, buf, 0);
+	m = page_meta(page);
+	if (hint)
+		m->free_hint_block = first_free;
+	m->vacuum_pending = 0;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
 static void cleanup_impl(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
 	Relation index = info->index;
@@ -688,25 +781,15 @@ static void cleanup_impl(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	memcpy(&c->meta, page_meta(BufferGetPage(mbuf)), sizeof(MetaPageData));
 	UnlockReleaseBuffer(mbuf);
 	store_init(&c->store, index, &c->sh);
-	c->nblocks = c->store.nblocks;
-	c->capacity = c->nblocks * c->sh.per_page;
-	size_t cap = c->capacity;
-	c->flags = (uint8 *) palloc_extended(cap, MCXT_ALLOC_HUGE);
-	memset(c->flags, kNoSlot, cap);
-	c->level = (uint8 *) palloc_extended(cap, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	c->n_tids = (uint8 *) palloc_extended(cap, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	c->chain = (uint8 *) palloc_extended(cap, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	c->dup_next = (uint32 *) palloc_extended(cap * sizeof(uint32), MCXT_ALLOC_HUGE);
-
 	read_pass(c);
+	size_t cap = c->capacity;
 
-	BlockNumber first_freed = kInvalidBlock;
-	for (uint32 id = 0; id < c->capacity && first_freed == kInvalidBlock; id++)
-		if (is_freeable(c, id))
-			first_freed = id_block(id, c->sh.per_page);
+	bool any_freeable = false;
+	for (uint32 id = 0; id < c->capacity && !any_freeable; id++)
+		any_freeable = is_freeable(c, id);
 	bool ep_deleted = c->meta.entry_point != kInvalidId && !live_id(c, c->meta.entry_point);
-	if (first_freed != kInvalidBlock || ep_deleted) {
-		update_meta(c, first_freed);
+	if (any_freeable || ep_deleted) {
+		update_meta(c);
 
 		// Step 3 needs the deleted elements intact: they are still traversable until step 5.
 		int m = c->sh.m;
@@ -728,15 +811,16 @@ static void cleanup_impl(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		for (uint32 id = 0; id < c->capacity; id++) {
 			if (c->flags[id] != kElementLive)
 				continue;
-			if ((id & 63) == 0)
-				vacuum_delay_point();
 			repair_element(c, id);
+			yield_writer_lock(c);
 		}
 		reconnect_weak(c);
+		// Steps 4-5 under one lock hold, from a fresh read of every page.
+		read_pass(c);
 		unlink_empty(c);
 		free_slots(c);
 	}
-	set_vacuum_pending(index, false);
+	finish_meta(c);
 
 	UnlockPage(index, kWriterLock, ExclusiveLock);
 	stats->num_pages = c->nblocks;

@@ -397,147 +397,182 @@ Load(PGconn *c, const Dataset &ds, const std::vector<int> &cat)
 	}
 }
 
+// One database under test.
+struct Target {
+	PGconn *c;
+	std::string system; // prism or pgvector
+	Metric mt;
+	std::vector<std::string> qtext; // the queries in text form
+};
+
+std::string
+KnnSql(const Options &o, const Target &t, const std::string &where)
+{
+	return "SELECT id FROM items " + where + "ORDER BY embedding " + t.mt.op + " $1 LIMIT " + std::to_string(o.k);
+}
+
+// Runs nq queries through a prepared statement; returns queries/second, adds recall and rows.
+double
+TimeQueries(const Target &t, const char *name, size_t nq, int k, const int *truth, size_t truth_stride,
+	    double &recall, double &rows)
+{
+	std::vector<int> ids;
+	recall = rows = 0;
+	auto t0 = Clock::now();
+	for (size_t q = 0; q < nq; q++) {
+		ExecKnn(t.c, name, t.qtext[q], ids);
+		rows += ids.size();
+		recall += Recall(ids, truth + q * truth_stride, k);
+	}
+	double qps = nq / Seconds(t0);
+	recall /= nq;
+	rows /= nq;
+	return qps;
+}
+
+// Creates and loads the table, builds the index; returns the build seconds.
+double
+BuildIndex(const Options &o, const Dataset &ds, const Target &t, const std::vector<int> &cat)
+{
+	if (o.threads > 0) {
+		// pgvector: the leader builds too, so threads-1 workers; prism: its own GUC (if defined).
+		Exec(t.c, "SET max_parallel_maintenance_workers = " + std::to_string(o.threads - 1));
+		Value(t.c, "SELECT set_config('prism.build_threads', '" + std::to_string(o.threads) + "', false)", true);
+	}
+	Exec(t.c, "DROP TABLE IF EXISTS items");
+	Exec(t.c, "CREATE TABLE items (id int PRIMARY KEY, embedding vector(" + std::to_string(ds.dim) + ")" +
+			  (o.filtered ? ", category int" : "") + ")");
+	auto t0 = Clock::now();
+	Load(t.c, ds, cat);
+	fprintf(stderr, "  loaded %zu rows in %.1f s\n", ds.nb, Seconds(t0));
+	Exec(t.c, "VACUUM ANALYZE items");
+
+	t0 = Clock::now();
+	Exec(t.c, std::string("CREATE INDEX items_embedding_idx ON items USING hnsw (embedding ") + t.mt.opclass +
+			  ") WITH (m = " + std::to_string(o.m) + ", ef_construction = " +
+			  std::to_string(o.ef_construction) + ")");
+	double build_s = Seconds(t0);
+	// After the build: prism's GUCs exist once its library is loaded.
+	fprintf(stderr, "  index built in %.1f s; shared_buffers %s, maintenance_work_mem %s, "
+			"max_parallel_maintenance_workers %s, prism.build_threads %s\n",
+		build_s, Value(t.c, "SHOW shared_buffers").c_str(), Value(t.c, "SHOW maintenance_work_mem").c_str(),
+		Value(t.c, "SHOW max_parallel_maintenance_workers").c_str(),
+		Value(t.c, "SELECT current_setting('prism.build_threads', true)", true).c_str());
+	return build_s;
+}
+
+void
+RunSweep(const Options &o, const Dataset &ds, const Target &t, double build_s, double size_mib)
+{
+	const char *knn = "knn";
+	Prepare(t.c, knn, KnnSql(o, t, ""));
+	std::string plan = PlanOf(t.c, knn, t.qtext[0]);
+	if (plan != "hnsw") {
+		// The sweep measures the index, so force it, and say so next to the results.
+		notes.push_back(t.system + ": the planner chose " + plan + " for the k-NN query; the ef_search " +
+				"sweep ran with enable_seqscan = off");
+		fprintf(stderr, "  warning: %s\n", notes.back().c_str());
+		Exec(t.c, "SET enable_seqscan = off");
+		knn = "knn_forced"; // prepared after the SET, so planned with it
+		Prepare(t.c, knn, KnnSql(o, t, ""));
+	}
+	double recall, rows;
+	TimeQueries(t, knn, std::min<size_t>(ds.nq, 500), o.k, ds.gt.data(), ds.gtk, recall, rows); // warm-up
+	for (int ef : o.efs) {
+		Exec(t.c, "SET hnsw.ef_search = " + std::to_string(ef));
+		double qps = TimeQueries(t, knn, ds.nq, o.k, ds.gt.data(), ds.gtk, recall, rows);
+		sweep_rows.push_back({t.system, build_s, size_mib, ef, recall, qps});
+		fprintf(stderr, "  ef %d: recall %.4f, %.0f q/s\n", ef, recall, qps);
+	}
+	Exec(t.c, "RESET hnsw.ef_search");
+	Exec(t.c, "RESET enable_seqscan");
+}
+
+// Three passes per selectivity: the hnsw index forced (seq and bitmap scans off, no other index
+// yet: shows what the index returns under a filter), the planner's choice with default settings
+// once a btree on the filter column exists, and the exact answer (index scans off).
+void
+RunFiltered(const Options &o, const Dataset &ds, const Target &t, const std::vector<int> &cat,
+	    const std::vector<std::vector<int>> &ftruth)
+{
+	size_t nq = std::min(o.filtered_queries, ds.nq), first = filter_rows.size();
+	const char *modes[] = {"hnsw", "default", "exact"};
+	for (int mode = 0; mode < 3; mode++) {
+		if (mode == 1) {
+			Exec(t.c, "CREATE INDEX items_category_idx ON items (category)");
+			Exec(t.c, "ANALYZE items");
+		}
+		Exec(t.c, mode == 0 ? "SET enable_seqscan = off" : "RESET enable_seqscan");
+		Exec(t.c, mode == 0 ? "SET enable_bitmapscan = off" : "RESET enable_bitmapscan");
+		Exec(t.c, mode == 2 ? "SET enable_indexscan = off" : "RESET enable_indexscan");
+		for (int cidx = 1; cidx <= 4; cidx++) {
+			std::string name = "f" + std::to_string(mode) + std::to_string(cidx);
+			Prepare(t.c, name.c_str(), KnnSql(o, t, "WHERE category = " + std::to_string(cidx) + " "));
+			std::string plan = PlanOf(t.c, name.c_str(), t.qtext[0]);
+			double recall, rows;
+			double qps = TimeQueries(t, name.c_str(), nq, o.k, ftruth[cidx].data(), o.k, recall, rows);
+			filter_rows.push_back({t.system, kSelectivityName[cidx], modes[mode], plan, cidx,
+					       size_t(std::count(cat.begin(), cat.end(), cidx)), recall, rows, qps});
+		}
+	}
+	Exec(t.c, "RESET enable_indexscan");
+	std::stable_sort(filter_rows.begin() + first, filter_rows.end(),
+			 [](const FilterRow &x, const FilterRow &y) { return x.category < y.category; });
+	fprintf(stderr, "  filtered queries done\n");
+}
+
+// Single-row inserts of base vectors under new ids, one transaction each.
+void
+RunInserts(const Options &o, const Dataset &ds, const Target &t)
+{
+	Prepare(t.c, "ins", "INSERT INTO items (id, embedding) VALUES ($1, $2)");
+	std::vector<std::string> vals(o.inserts);
+	for (int i = 0; i < o.inserts; i++)
+		vals[i] = VectorText(&ds.base[(i % ds.nb) * ds.dim], ds.dim);
+	auto t0 = Clock::now();
+	for (int i = 0; i < o.inserts; i++) {
+		std::string id = std::to_string(ds.nb + i);
+		const char *values[2] = {id.c_str(), vals[i].c_str()};
+		PGresult *r = PQexecPrepared(t.c, "ins", 2, values, nullptr, nullptr, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			Die(std::string("insert: ") + PQerrorMessage(t.c));
+		PQclear(r);
+	}
+	insert_rows.push_back({t.system, o.inserts / Seconds(t0)});
+	fprintf(stderr, "  %d inserts: %.0f rows/s\n", o.inserts, insert_rows.back().rows_per_s);
+}
+
 void
 RunDatabase(const Options &o, const Dataset &ds, const std::string &conninfo, const std::vector<int> &cat,
 	    const std::vector<std::vector<int>> &ftruth)
 {
-	PGconn *c = PQconnectdb(conninfo.c_str());
-	if (PQstatus(c) != CONNECTION_OK)
-		Die("connect '" + conninfo + "': " + PQerrorMessage(c));
-	PQsetNoticeProcessor(c, CountNotice, nullptr);
+	Target t;
+	t.c = PQconnectdb(conninfo.c_str());
+	if (PQstatus(t.c) != CONNECTION_OK)
+		Die("connect '" + conninfo + "': " + PQerrorMessage(t.c));
+	PQsetNoticeProcessor(t.c, CountNotice, nullptr);
 	notices = 0;
-	std::string ext = Value(c, "SELECT extname || ' ' || extversion FROM pg_extension "
-				   "WHERE extname IN ('prism', 'vector') ORDER BY extname = 'prism' DESC LIMIT 1");
+	std::string ext = Value(t.c, "SELECT extname || ' ' || extversion FROM pg_extension "
+				     "WHERE extname IN ('prism', 'vector') ORDER BY extname = 'prism' DESC LIMIT 1");
 	if (ext.empty())
 		Die("database '" + conninfo + "' has neither prism nor pgvector installed");
-	std::string system = ext.rfind("vector", 0) == 0 ? "pgvector" : "prism";
-	Metric mt = MetricFor(o.metric);
-	fprintf(stderr, "%s (%s), %s\n", system.c_str(), ext.c_str(), Value(c, "SHOW server_version").c_str());
-
-	if (o.threads > 0) {
-		// pgvector: the leader builds too, so threads-1 workers; prism: its own GUC (if defined).
-		Exec(c, "SET max_parallel_maintenance_workers = " + std::to_string(o.threads - 1));
-		Value(c, "SELECT set_config('prism.build_threads', '" + std::to_string(o.threads) + "', false)", true);
-	}
-	std::string dim = std::to_string(ds.dim);
-	Exec(c, "DROP TABLE IF EXISTS items");
-	Exec(c, "CREATE TABLE items (id int PRIMARY KEY, embedding vector(" + dim + ")" +
-			(o.filtered ? ", category int" : "") + ")");
-	auto t0 = Clock::now();
-	Load(c, ds, cat);
-	fprintf(stderr, "  loaded %zu rows in %.1f s\n", ds.nb, Seconds(t0));
-	Exec(c, "VACUUM ANALYZE items");
-
-	t0 = Clock::now();
-	Exec(c, std::string("CREATE INDEX items_embedding_idx ON items USING hnsw (embedding ") + mt.opclass +
-			") WITH (m = " + std::to_string(o.m) + ", ef_construction = " +
-			std::to_string(o.ef_construction) + ")");
-	double build_s = Seconds(t0);
-	double size_mib = atof(Value(c, "SELECT pg_relation_size('items_embedding_idx')").c_str()) / (1 << 20);
-	fprintf(stderr, "  index built in %.1f s, %.1f MiB\n", build_s, size_mib);
-
-	// After the build: prism's GUCs exist once its library is loaded.
-	fprintf(stderr, "  shared_buffers %s, maintenance_work_mem %s, max_parallel_maintenance_workers %s, "
-			"prism.build_threads %s\n",
-		Value(c, "SHOW shared_buffers").c_str(), Value(c, "SHOW maintenance_work_mem").c_str(),
-		Value(c, "SHOW max_parallel_maintenance_workers").c_str(),
-		Value(c, "SELECT current_setting('prism.build_threads', true)", true).c_str());
-
-	std::vector<std::string> qtext(ds.nq);
+	t.system = ext.rfind("vector", 0) == 0 ? "pgvector" : "prism";
+	t.mt = MetricFor(o.metric);
+	fprintf(stderr, "%s (%s), %s\n", t.system.c_str(), ext.c_str(), Value(t.c, "SHOW server_version").c_str());
 	for (size_t q = 0; q < ds.nq; q++)
-		qtext[q] = VectorText(&ds.query[q * ds.dim], ds.dim);
+		t.qtext.push_back(VectorText(&ds.query[q * ds.dim], ds.dim));
 
-	const char *knn = "knn";
-	Prepare(c, "knn", std::string("SELECT id FROM items ORDER BY embedding ") + mt.op + " $1 LIMIT " +
-				  std::to_string(o.k));
-	std::string plan = PlanOf(c, "knn", qtext[0]);
-	if (plan != "hnsw") {
-		// The sweep measures the index, so force it, and say so next to the results.
-		notes.push_back(system + ": the planner chose " + plan + " for the k-NN query; the ef_search " +
-				"sweep ran with enable_seqscan = off");
-		fprintf(stderr, "  warning: %s\n", notes.back().c_str());
-		Exec(c, "SET enable_seqscan = off");
-		Prepare(c, "knn_forced", std::string("SELECT id FROM items ORDER BY embedding ") + mt.op + " $1 LIMIT " +
-						 std::to_string(o.k));
-		knn = "knn_forced";
-	}
-	std::vector<int> ids;
-	for (size_t q = 0; q < std::min<size_t>(ds.nq, 500); q++) // warm the caches and the plan
-		ExecKnn(c, knn, qtext[q], ids);
-	for (int ef : o.efs) {
-		Exec(c, "SET hnsw.ef_search = " + std::to_string(ef));
-		double recall = 0;
-		auto t1 = Clock::now();
-		for (size_t q = 0; q < ds.nq; q++) {
-			ExecKnn(c, knn, qtext[q], ids);
-			recall += Recall(ids, &ds.gt[q * ds.gtk], o.k);
-		}
-		double secs = Seconds(t1);
-		sweep_rows.push_back({system, build_s, size_mib, ef, recall / ds.nq, ds.nq / secs});
-		fprintf(stderr, "  ef %d: recall %.4f, %.0f q/s\n", ef, recall / ds.nq, ds.nq / secs);
-	}
-	Exec(c, "RESET hnsw.ef_search");
-	Exec(c, "RESET enable_seqscan");
-
-	if (o.filtered) {
-		// Three passes per selectivity: the hnsw index forced (seq and bitmap scans off, no other
-		// index yet: shows what the index returns under a filter), the planner's choice with default
-		// settings once a btree on the filter column exists, and the exact answer (index scans off).
-		size_t nq = std::min(o.filtered_queries, ds.nq), first = filter_rows.size();
-		const char *modes[] = {"hnsw", "default", "exact"};
-		for (int mode = 0; mode < 3; mode++) {
-			if (mode == 1) {
-				Exec(c, "CREATE INDEX items_category_idx ON items (category)");
-				Exec(c, "ANALYZE items");
-			}
-			Exec(c, mode == 0 ? "SET enable_seqscan = off" : "RESET enable_seqscan");
-			Exec(c, mode == 0 ? "SET enable_bitmapscan = off" : "RESET enable_bitmapscan");
-			Exec(c, mode == 2 ? "SET enable_indexscan = off" : "RESET enable_indexscan");
-			for (int cidx = 1; cidx <= 4; cidx++) {
-				std::string name = "f" + std::to_string(mode) + std::to_string(cidx);
-				Prepare(c, name.c_str(), "SELECT id FROM items WHERE category = " + std::to_string(cidx) +
-							     " ORDER BY embedding " + mt.op + " $1 LIMIT " +
-							     std::to_string(o.k));
-				std::string fplan = PlanOf(c, name.c_str(), qtext[0]);
-				double recall = 0, rows = 0;
-				auto t1 = Clock::now();
-				for (size_t q = 0; q < nq; q++) {
-					ExecKnn(c, name.c_str(), qtext[q], ids);
-					rows += ids.size();
-					recall += Recall(ids, &ftruth[cidx][q * o.k], o.k);
-				}
-				double secs = Seconds(t1);
-				filter_rows.push_back({system, kSelectivityName[cidx], modes[mode], fplan, cidx,
-						       size_t(std::count(cat.begin(), cat.end(), cidx)), recall / nq,
-						       rows / nq, nq / secs});
-			}
-		}
-		Exec(c, "RESET enable_indexscan");
-		std::stable_sort(filter_rows.begin() + first, filter_rows.end(),
-				 [](const FilterRow &x, const FilterRow &y) { return x.category < y.category; });
-		fprintf(stderr, "  filtered queries done\n");
-	}
-
-	if (o.inserts > 0) {
-		Prepare(c, "ins", std::string("INSERT INTO items (id, embedding) VALUES ($1, $2)"));
-		std::vector<std::string> vals(o.inserts);
-		for (int i = 0; i < o.inserts; i++)
-			vals[i] = VectorText(&ds.base[(i % ds.nb) * ds.dim], ds.dim);
-		auto t1 = Clock::now();
-		for (int i = 0; i < o.inserts; i++) {
-			std::string id = std::to_string(ds.nb + i);
-			const char *values[2] = {id.c_str(), vals[i].c_str()};
-			PGresult *r = PQexecPrepared(c, "ins", 2, values, nullptr, nullptr, 0);
-			if (PQresultStatus(r) != PGRES_COMMAND_OK)
-				Die(std::string("insert: ") + PQerrorMessage(c));
-			PQclear(r);
-		}
-		insert_rows.push_back({system, o.inserts / Seconds(t1)});
-		fprintf(stderr, "  %d inserts: %.0f rows/s\n", o.inserts, insert_rows.back().rows_per_s);
-	}
+	double build_s = BuildIndex(o, ds, t, cat);
+	double size_mib = atof(Value(t.c, "SELECT pg_relation_size('items_embedding_idx')").c_str()) / (1 << 20);
+	fprintf(stderr, "  index size %.1f MiB\n", size_mib);
+	RunSweep(o, ds, t, build_s, size_mib);
+	if (o.filtered)
+		RunFiltered(o, ds, t, cat, ftruth);
+	if (o.inserts > 0)
+		RunInserts(o, ds, t);
 	if (notices > 0)
 		fprintf(stderr, "  %d server notices in total\n", notices);
-	PQfinish(c);
+	PQfinish(t.c);
 }
 
 // The machine may be shared: print the load next to the numbers.
