@@ -10,8 +10,9 @@ SELECT setseed(0.75);
 CREATE TABLE centers (c int, ctr real[]);
 INSERT INTO centers SELECT c, (SELECT array_agg(random() * 2 - 1) FROM generate_series(1, 3072) WHERE c >= 0)
 	FROM generate_series(0, 9) c;
+-- (unnest rather than ctr[d]: a subscript would detoast the 12 kB array once per element)
 CREATE FUNCTION noisy(ctr real[]) RETURNS vector LANGUAGE sql VOLATILE AS $$
-	SELECT array_agg(ctr[d] + random() - 0.5 ORDER BY d)::vector FROM generate_series(1, 3072) d
+	SELECT array_agg(x + random() - 0.5 ORDER BY d)::vector FROM unnest(ctr) WITH ORDINALITY AS u(x, d)
 $$;
 CREATE TABLE big (id int PRIMARY KEY, v vector(3072));
 INSERT INTO big SELECT i, noisy(ctr) FROM generate_series(1, 800) i JOIN centers ON c = i % 10 ORDER BY i;

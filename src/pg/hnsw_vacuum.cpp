@@ -5,27 +5,31 @@
 // deleted element stays in the graph (scans traverse it but never return it) until repair.
 // Runs under the writer lock so it never races an insert's link updates.
 //
-// vacuumcleanup (only after a bulkdelete) repairs the graph and frees slots, holding the writer
-// lock throughout so no insert runs meanwhile; scans do run (they read one record at a time
-// under a share lock and tolerate every intermediate state below).
+// vacuumcleanup (after a bulkdelete, or when an earlier cleanup did not finish) repairs the
+// graph and frees slots under the writer lock; it yields the lock every 64 repairs so waiting
+// inserts run (they never link to a deleted element, and ids they add are looked up on disk).
+// Scans run throughout: they read one record at a time under a share lock and tolerate every
+// intermediate state below.
 //   1. read pass: flags, level, TID count and duplicate link of every slot; the duplicate
 //      chains of live elements are walked to find empty overflow records;
 //   2. metapage: if the entry point is deleted, the highest-level live element replaces it
-//      (no live element: the graph becomes empty); the free-slot hint moves back to the first
-//      block that will hold a freed slot;
+//      (no live element: the graph becomes empty);
 //   3. repair: each link list (every level) of a live element that names a deleted (or
 //      otherwise non-live) element is rebuilt from its live links plus the deleted neighbours'
-//      live neighbours (2-hop), topped up by a beam search when that leaves too few, and chosen
-//      with the insert heuristic; one WAL record per list;
-//   4. empty overflow records are unlinked from live duplicate chains;
+//      live neighbours (2-hop), plus a beam search when that leaves too few; chosen with the
+//      insert heuristic and topped up with the nearest pruned candidates; the new neighbours
+//      get a back-link. Then live elements with few level-0 in-links are reconnected as if
+//      inserted again. One WAL record per list;
+//   4. (lock held from here on, every page read again) empty overflow records are unlinked
+//      from live duplicate chains;
 //   5. deleted elements and overflow records no live chain references become kElementFree
-//      (one WAL record per page); inserts reuse them.
+//      (one WAL record per page); the metapage's free-slot hint moves back to the first block
+//      with a free slot, so inserts reuse them.
 // Crash safety: every WAL record leaves a valid graph. Lists hold only live ids before any
-// slot is freed, the entry point moves before its slot is freed, and a hint pointing at a
-// block without free slots only costs an insert one extra page visit. A crash part-way leaves
+// slot is freed, and the entry point moves before its slot is freed. A crash part-way leaves
 // deleted elements in place (traversable, never returned); the metapage's vacuum_pending flag
-// (set by bulkdelete, cleared when cleanup is done) makes the next VACUUM finish the job even
-// if it finds no dead tuples (then Postgres calls cleanup without a bulkdelete).
+// (set by bulkdelete, cleared with the hint update at the end) makes the next VACUUM finish the
+// job even if it finds no dead tuples (then Postgres calls cleanup without a bulkdelete).
 #include "pg/hnsw.h"
 
 extern "C" {

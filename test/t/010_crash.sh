@@ -65,14 +65,17 @@ for round in $(seq 1 "$ROUNDS"); do
 	VAC=$!
 	# kill somewhere between 2 and 6 s into the run
 	sleep "$((2 + RANDOM % 4)).$((RANDOM % 10))"
-	if [ $((round % 2)) = 1 ]; then
-		how="pg_ctl stop -m immediate"
-		as_pg "$PG_BIN/pg_ctl" -D "$D/data" -m immediate -w stop >/dev/null 2>&1
-	else
+	pid=""
+	if [ $((round % 2)) = 0 ]; then
 		pid=$(q "$D" "$P" $DB -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND state = 'active' ORDER BY random() LIMIT 1")
 		[ -n "$pid" ] || pid=$(q "$D" "$P" $DB -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' ORDER BY random() LIMIT 1")
-		how="kill -9 of backend ${pid:-(none found)}"
-		[ -n "$pid" ] && kill -9 "$pid"
+	fi
+	if [ -n "$pid" ]; then
+		how="kill -9 of backend $pid"
+		kill -9 "$pid"
+	else
+		how="pg_ctl stop -m immediate"
+		as_pg "$PG_BIN/pg_ctl" -D "$D/data" -m immediate -w stop >/dev/null 2>&1
 	fi
 	kill "$VAC" 2>/dev/null
 	wait "$VAC" 2>/dev/null
@@ -110,14 +113,14 @@ res=$(q "$D" "$P" $DB 2>&1 <<-EOF
 	SET enable_seqscan = off;
 	SET hnsw.ef_search = 40;
 	CREATE TABLE queries AS SELECT i AS qid, (SELECT array_agg(random()) FROM generate_series(1, $DIMS) WHERE i > 0)::vector($DIMS) AS q
-		FROM generate_series(1, 100) i;
+		FROM generate_series(1, 300) i;
 	CREATE TABLE truth AS SELECT qid, x.id FROM queries, LATERAL (SELECT id FROM items ORDER BY l2_distance(v, q) LIMIT 10) x;
 	CREATE TABLE fresh AS SELECT * FROM items;
 	CREATE INDEX fresh_v_idx ON fresh USING hnsw (v vector_l2_ops);
 	CREATE FUNCTION recall(tbl regclass) RETURNS float8 LANGUAGE plpgsql AS \$\$
 	DECLARE r float8;
 	BEGIN
-		EXECUTE format('SELECT count(t.id)::float8 / 1000 FROM queries, LATERAL (SELECT queries.qid, id FROM %s '
+		EXECUTE format('SELECT count(t.id)::float8 / 3000 FROM queries, LATERAL (SELECT queries.qid, id FROM %s '
 			'ORDER BY v <-> queries.q LIMIT 10) x LEFT JOIN truth t ON t.qid = x.qid AND t.id = x.id', tbl) INTO r;
 		RETURN r;
 	END \$\$;
