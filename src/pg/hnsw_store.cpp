@@ -59,6 +59,8 @@ static uint32 hint_capacity;
 static Buffer read_block(PgStore *s, BlockNumber block)
 {
 	Relation index = s->index;
+	if (RelationUsesLocalBuffers(index))
+		return ReadBuffer(index, block);  // hints are for shared buffers only
 	if (!RelFileNodeEquals(hint_node, index->rd_node) || block >= hint_capacity) {
 		if (!RelFileNodeEquals(hint_node, index->rd_node) || hint_capacity < s->nblocks + 1) {
 			uint32 cap = Max((uint32) s->nblocks + 1024, block + 1024);
@@ -224,7 +226,7 @@ void PgStore::prefetch(uint32_t id)
 	if (block >= hint_capacity || !RelFileNodeEquals(hint_node, index->rd_node))
 		return;
 	Buffer b = hint_buffers[block];
-	if (b <= 0)
+	if (b <= 0 || RelationUsesLocalBuffers(index))
 		return;
 	const char *page = (const char *) BufferGetBlock(b);
 	__builtin_prefetch(page);
