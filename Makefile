@@ -10,7 +10,7 @@ OBJS = $(CORE_SRCS:.cpp=.o) $(PG_SRCS:.cpp=.o)
 # The install script is assembled from src/sql/*.sql so each feature keeps its own SQL file.
 SQL_PARTS = $(sort $(wildcard src/sql/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
-EXTRA_CLEAN = $(DATA_built)
+EXTRA_CLEAN = $(DATA_built) $(OBJS:.o=.d)
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
@@ -19,7 +19,8 @@ PG_CONFIG ?= pg_config
 
 # Shipped build targets baseline x86-64; faster kernels are compiled per ISA (below) and
 # chosen at load time, so no -march=native here.
-PG_CXXFLAGS = -std=c++17 -O2 -fno-strict-aliasing -Wall -Wextra -Wno-unused-parameter \
+# -MMD -MP: rebuild objects when a header they include changes (PGXS does not track them).
+PG_CXXFLAGS = -MMD -MP -std=c++17 -O2 -fno-strict-aliasing -Wall -Wextra -Wno-unused-parameter \
 	-Wno-missing-field-initializers -Wno-sign-compare -Wno-register -Isrc -isystem /usr/include/hnswlib
 SHLIB_LINK = -lstdc++ -lpthread
 
@@ -30,6 +31,8 @@ override with_llvm = no
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+-include $(OBJS:.o=.d)
 
 # Per-ISA distance kernels (see src/core/distance.h).
 src/core/distance_avx2.o: override CXXFLAGS += -mavx2 -mfma

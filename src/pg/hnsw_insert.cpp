@@ -330,49 +330,53 @@ static void add_backlink(Inserter *ins, uint32 nb, uint32 new_id, const float *n
 	pfree(nb_vec);
 }
 
-// Adds heap_tid to the duplicate element `id` (or its overflow chain). Returns false if the
-// element is not live (then the caller inserts a new element).
+// Adds heap_tid to the duplicate element `id`: into the element itself or the newest overflow
+// record (always first in the chain) if either has room, else into a new overflow record
+// linked in at the head of the chain, so the cost does not grow with the number of copies.
+// Returns false if the element is not live (then the caller inserts a new element).
 static bool add_duplicate_tid(Inserter *ins, uint32 id, ItemPointer heap_tid)
 {
-	uint32 cur = id;
-	for (;;) {
-		Buffer buf;
-		GenericXLogState *state;
-		char *item = begin_element_change(ins, cur, &buf, &state);
-		ElementHeader *h = (ElementHeader *) item;
-		if (cur == id && h->flags != kElementLive) {
-			GenericXLogAbort(state);
-			UnlockReleaseBuffer(buf);
-			return false;
-		}
-		if (h->n_tids < kHeapTidsPerElement) {
+	Buffer buf;
+	GenericXLogState *state;
+	char *item = begin_element_change(ins, id, &buf, &state);
+	ElementHeader *h = (ElementHeader *) item;
+	if (h->flags != kElementLive) {
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		return false;
+	}
+	if (h->n_tids < kHeapTidsPerElement) {
+		set_tid(&h->tids[h->n_tids++], heap_tid);
+		finish_change(state, buf);
+		return true;
+	}
+	uint32 first = h->dup_next;
+	GenericXLogAbort(state);
+	UnlockReleaseBuffer(buf);
+	if (first != kInvalidId) {
+		item = begin_element_change(ins, first, &buf, &state);
+		h = (ElementHeader *) item;
+		if (h->flags == kElementDuplicate && h->n_tids < kHeapTidsPerElement) {
 			set_tid(&h->tids[h->n_tids++], heap_tid);
 			finish_change(state, buf);
 			return true;
 		}
-		uint32 next = h->dup_next;
-		if (next != kInvalidId) {
-			GenericXLogAbort(state);
-			UnlockReleaseBuffer(buf);
-			cur = next;
-			continue;
-		}
 		GenericXLogAbort(state);
 		UnlockReleaseBuffer(buf);
-		// Chain is full: write a new overflow record, then link it from the chain's tail.
-		char *rec = (char *) palloc0(ins->sh.record_size);
-		ElementHeader *nh = (ElementHeader *) rec;
-		nh->flags = kElementDuplicate;
-		nh->upper_block = kInvalidBlock;
-		nh->dup_next = kInvalidId;
-		set_tid(&nh->tids[0], heap_tid);
-		nh->n_tids = 1;
-		uint32 new_id = place_record(ins, rec);
-		item = begin_element_change(ins, cur, &buf, &state);
-		((ElementHeader *) item)->dup_next = new_id;
-		finish_change(state, buf);
-		return true;
 	}
+	// Write the new overflow record (pointing at the old head of the chain), then link it.
+	char *rec = (char *) palloc0(ins->sh.record_size);
+	ElementHeader *nh = (ElementHeader *) rec;
+	nh->flags = kElementDuplicate;
+	nh->upper_block = kInvalidBlock;
+	nh->dup_next = first;
+	set_tid(&nh->tids[0], heap_tid);
+	nh->n_tids = 1;
+	uint32 new_id = place_record(ins, rec);
+	item = begin_element_change(ins, id, &buf, &state);
+	((ElementHeader *) item)->dup_next = new_id;
+	finish_change(state, buf);
+	return true;
 }
 
 void insert_element(Relation index, const float *vec, ItemPointer heap_tid)

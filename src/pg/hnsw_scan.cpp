@@ -125,6 +125,15 @@ static void start_search(IndexScanDesc scan)
 	init_candidates(&so->discovered, ef * 4);
 	uint8_t flags;
 	Candidate ep{so->store.distance(sh.entry_point, so->query, &flags), sh.entry_point};
+	if (flags == kElementFree) {
+		// Vacuum moved the entry point and freed it after we read the metapage: read it again.
+		read_shape(scan->indexRelation, &sh);
+		if (sh.entry_point == kInvalidId) {
+			so->done = true;
+			return;
+		}
+		ep = Candidate{so->store.distance(sh.entry_point, so->query, &flags), sh.entry_point};
+	}
 	greedy_descend(so->store, so->query, ep, sh.entry_level, 0, so->link_buf);
 	visited_insert(*so->visited, ep.id);
 	push_candidate(so->store, so->discovered, ep);

@@ -35,7 +35,7 @@ void store_enable_pins(PgStore *s, uint32 pages)
 uint32 pin_budget()
 {
 	// Each backend may hold this many pins at once; leave the rest of shared_buffers to others.
-	return (uint32) Min(Max(NBuffers / 64, 16), 4096);
+	return (uint32) Min(Max(NBuffers / 64, 16), 1024);
 }
 
 void store_release_pins(PgStore *s)
@@ -59,6 +59,8 @@ static uint32 hint_capacity;
 static Buffer read_block(PgStore *s, BlockNumber block)
 {
 	Relation index = s->index;
+	if (RelationUsesLocalBuffers(index))
+		return ReadBuffer(index, block);  // hints are for shared buffers only
 	if (!RelFileNodeEquals(hint_node, index->rd_node) || block >= hint_capacity) {
 		if (!RelFileNodeEquals(hint_node, index->rd_node) || hint_capacity < s->nblocks + 1) {
 			uint32 cap = Max((uint32) s->nblocks + 1024, block + 1024);
@@ -224,7 +226,7 @@ void PgStore::prefetch(uint32_t id)
 	if (block >= hint_capacity || !RelFileNodeEquals(hint_node, index->rd_node))
 		return;
 	Buffer b = hint_buffers[block];
-	if (b <= 0)
+	if (b <= 0 || RelationUsesLocalBuffers(index))
 		return;
 	const char *page = (const char *) BufferGetBlock(b);
 	__builtin_prefetch(page);
