@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <random>
 #include <vector>
 
 #include "core/distance.h"
@@ -19,6 +20,24 @@ namespace prism_test {
 using prism::hnsw::Candidate;
 using prism::hnsw::CandidateArray;
 using prism::hnsw::Metric;
+
+// Gaussian clusters around random centres: closer to real embeddings than uniform noise.
+inline std::vector<float> clustered_data(size_t n, size_t dims, int clusters, uint32_t seed)
+{
+	std::mt19937 rng(seed);
+	std::uniform_real_distribution<float> centre(-10.0f, 10.0f);
+	std::normal_distribution<float> noise(0.0f, 1.0f);
+	std::vector<float> centres(clusters * dims);
+	for (auto &x : centres)
+		x = centre(rng);
+	std::vector<float> v(n * dims);
+	for (size_t i = 0; i < n; i++) {
+		const float *c = &centres[(rng() % clusters) * dims];
+		for (size_t d = 0; d < dims; d++)
+			v[i * dims + d] = c[d] + noise(rng);
+	}
+	return v;
+}
 
 struct MemStore {
 	size_t dims = 0;
