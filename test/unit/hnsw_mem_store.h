@@ -83,7 +83,8 @@ struct MemStore {
 	{
 		uint32_t *dst = level == 0 ? record(id) : upper[id].data() + (size_t) (level - 1) * (1 + m);
 		dst[0] = (uint32_t) n;
-		memcpy(dst + 1, ids, sizeof(uint32_t) * n);
+		if (n > 0)
+			memcpy(dst + 1, ids, sizeof(uint32_t) * n);
 	}
 
 	// The store interface.

@@ -62,6 +62,7 @@ struct Fixture {
 			v[d] = float(v[d] / std::sqrt(s));
 	}
 	const float *query(size_t i) const { return &data[(n + i) * dims]; }
+	std::vector<std::vector<uint32_t>> truth;  // top-10 per query, computed once
 
 	// Exact top-k internal ids by the store's own distance.
 	std::vector<uint32_t> brute_force(const float *q, size_t k)
@@ -83,11 +84,12 @@ struct Fixture {
 		size_t hits = 0;
 		for (size_t qi = 0; qi < n_queries; qi++) {
 			prism_test::knn_search(store, sc, query(qi), ef);
-			std::vector<uint32_t> truth = brute_force(query(qi), 10);
+			if (truth.size() <= qi)
+				truth.push_back(brute_force(query(qi), 10));
 			std::set<uint32_t> got;
 			for (size_t i = 0; i < std::min<size_t>(10, sc.result.size); i++)
 				got.insert(sc.result.items[i].id);
-			for (uint32_t id : truth)
+			for (uint32_t id : truth[qi])
 				hits += got.count(id);
 		}
 		return double(hits) / (10.0 * n_queries);
