@@ -82,9 +82,14 @@ SELECT dimensions, elements FROM prism.index_info('huge_idx');
 SELECT prism.index_is_valid('huge_idx');
 SET enable_seqscan = off;
 EXPLAIN (costs off) SELECT id FROM huge ORDER BY v <-> (SELECT v FROM huge WHERE id = 3) LIMIT 5;
--- the index's full order equals the exact order for every row as the query
-SELECT bool_and(idx = ex) AS exact_order FROM huge h,
-	LATERAL (SELECT array_agg(id) AS idx FROM (SELECT id FROM huge ORDER BY v <-> h.v) s) a,
-	LATERAL (SELECT array_agg(id) AS ex FROM (SELECT id FROM huge ORDER BY l2_distance(v, h.v)) s) b;
+-- the index returns every row, in exact distance order for every row as the query (near-ties
+-- between these almost equidistant vectors may swap: compare exact distances, not ids)
+SELECT bool_and(a.ids = b.ids AND a.ordered) AS exact_order FROM huge h,
+	LATERAL (SELECT array_agg(id ORDER BY id) AS ids,
+			bool_and(prev IS NULL OR prev <= d * (1 + 1e-6)) AS ordered
+		FROM (SELECT id, d, lag(d) OVER (ORDER BY rn) AS prev
+			FROM (SELECT id, l2_distance(v, h.v) AS d, row_number() OVER () AS rn
+				FROM (SELECT id, v FROM huge ORDER BY v <-> h.v) s0) s1) s2) a,
+	LATERAL (SELECT array_agg(id ORDER BY id) AS ids FROM huge) b;
 RESET enable_seqscan;
 DROP TABLE huge;

@@ -35,7 +35,7 @@ void store_enable_pins(PgStore *s, uint32 pages)
 uint32 pin_budget()
 {
 	// Each backend may hold this many pins at once; leave the rest of shared_buffers to others.
-	return (uint32) Min(Max(NBuffers / 64, 16), 4096);
+	return (uint32) Min(Max(NBuffers / 64, 16), 1024);
 }
 
 void store_release_pins(PgStore *s)

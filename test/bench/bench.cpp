@@ -181,6 +181,7 @@ struct InsertRow {
 	double rows_per_s, noindex_rows_per_s; // the latter 0 for hnswlib
 };
 std::vector<SweepRow> sweep_rows;
+std::vector<std::pair<std::string, double>> floor_qps; // per system: round trip + vector parsing
 std::vector<FilterRow> filter_rows;
 std::vector<InsertRow> insert_rows;
 std::vector<std::string> notes;
@@ -478,6 +479,7 @@ BuildIndex(const Options &o, const Dataset &ds, const Target &t, const std::vect
 			  ") WITH (m = " + std::to_string(o.m) + ", ef_construction = " +
 			  std::to_string(o.ef_construction) + ")");
 	double build_s = Seconds(t0);
+	TryExec(t.c, "CHECKPOINT"); // nor the queries with writing out the new index
 	// After the build: prism's GUCs exist once its library is loaded.
 	fprintf(stderr, "  index built in %.1f s; shared_buffers %s, maintenance_work_mem %s, "
 			"max_parallel_maintenance_workers %s, prism.build_threads %s\n",
@@ -490,6 +492,11 @@ BuildIndex(const Options &o, const Dataset &ds, const Target &t, const std::vect
 void
 RunSweep(const Options &o, const Dataset &ds, const Target &t, double build_s, double size_mib)
 {
+	// The floor for any query: one round trip that only parses the query vector.
+	double recall, rows;
+	Prepare(t.c, "floor", "SELECT vector_dims($1::vector)");
+	floor_qps.push_back({t.system, TimeQueries(t, "floor", ds.nq, o.k, ds.gt.data(), ds.gtk, recall, rows)});
+
 	const char *knn = "knn";
 	Prepare(t.c, knn, KnnSql(o, t, ""));
 	std::string plan = PlanOf(t.c, knn, t.qtext[0]);
@@ -502,7 +509,6 @@ RunSweep(const Options &o, const Dataset &ds, const Target &t, double build_s, d
 		knn = "knn_forced"; // prepared after the SET, so planned with it
 		Prepare(t.c, knn, KnnSql(o, t, ""));
 	}
-	double recall, rows;
 	TimeQueries(t, knn, std::min<size_t>(ds.nq, 500), o.k, ds.gt.data(), ds.gtk, recall, rows); // warm-up
 	for (int ef : o.efs) {
 		Exec(t.c, "SET hnsw.ef_search = " + std::to_string(ef));
@@ -742,6 +748,8 @@ main(int argc, char **argv)
 	for (const auto &r : sweep_rows)
 		printf("%-10s %8.1f %9.1f %4d %9.4f %8.0f\n", r.system.c_str(), r.build_s, r.size_mib, r.ef,
 		       r.recall, r.qps);
+	for (const auto &f : floor_qps)
+		printf("%-10s round trip floor (SELECT vector_dims($1::vector)): %.0f q/s\n", f.first.c_str(), f.second);
 	if (!insert_rows.empty()) {
 		printf("\n%-10s %13s %15s\n", "system", "insert_rows/s", "no_index_rows/s");
 		for (const auto &r : insert_rows)

@@ -1,0 +1,426 @@
+// Core HNSW search (src/core/hnsw_search.h) over an in-memory store: recall against brute force
+// on a graph from the hnswlib builder, the `discovered` heap, neighbour selection, visited-set
+// epochs and ordering helpers.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "hnsw_mem_store.h"
+
+namespace {
+
+using namespace prism::hnsw;
+using prism_test::clustered_data;
+using prism_test::MemStore;
+using prism_test::SearchScratch;
+
+// One graph shared by the tests of this file (built once: ~0.3 s).
+struct Fixture {
+	static constexpr size_t n = 5000, dims = 32, n_queries = 100;
+	static constexpr int m = 16;
+	std::vector<float> data;  // n rows, then n_queries query rows from the same clusters
+	MemStore store;
+
+	Fixture(Metric metric)
+	{
+		data = clustered_data(n + n_queries, dims, 20, 1234);
+		if (metric != Metric::L2)
+			for (size_t i = 0; i < n + n_queries; i++)
+				normalize(&data[i * dims]);
+		BuildParams p;
+		p.vectors = data.data();
+		p.n = n;
+		p.dims = dims;
+		p.m = m;
+		p.ef_construction = 64;
+		p.metric = metric;
+		p.threads = 2;
+		p.seed = 99;
+		char err[256];
+		GraphBuilder *b = builder_start(p, err, sizeof(err));
+		if (!b)
+			throw std::runtime_error(err);
+		bool finished = false;
+		while (!finished) {
+			builder_progress(b, &finished);
+			std::this_thread::sleep_for(std::chrono::milliseconds(1));
+		}
+		prism_test::store_from_builder(store, b, data.data(), dims, m, metric);
+		builder_free(b);
+	}
+	static void normalize(float *v)
+	{
+		double s = 0;
+		for (size_t d = 0; d < dims; d++)
+			s += double(v[d]) * v[d];
+		for (size_t d = 0; d < dims; d++)
+			v[d] = float(v[d] / std::sqrt(s));
+	}
+	const float *query(size_t i) const { return &data[(n + i) * dims]; }
+	std::vector<std::vector<uint32_t>> truth;  // top-10 per query, computed once
+
+	// Exact top-k internal ids by the store's own distance.
+	std::vector<uint32_t> brute_force(const float *q, size_t k)
+	{
+		std::vector<Candidate> all(store.size());
+		for (uint32_t id = 0; id < store.size(); id++)
+			all[id] = Candidate{store.pair_distance(q, store.vec(id)), id};
+		std::partial_sort(all.begin(), all.begin() + k, all.end(),
+						  [](const Candidate &a, const Candidate &b) { return a.dist < b.dist; });
+		std::vector<uint32_t> ids;
+		for (size_t i = 0; i < k; i++)
+			ids.push_back(all[i].id);
+		return ids;
+	}
+
+	double recall_at_10(int ef, size_t initial_capacity)
+	{
+		SearchScratch sc(store.size(), m, initial_capacity);
+		size_t hits = 0;
+		for (size_t qi = 0; qi < n_queries; qi++) {
+			prism_test::knn_search(store, sc, query(qi), ef);
+			if (truth.size() <= qi)
+				truth.push_back(brute_force(query(qi), 10));
+			std::set<uint32_t> got;
+			for (size_t i = 0; i < std::min<size_t>(10, sc.result.size); i++)
+				got.insert(sc.result.items[i].id);
+			for (uint32_t id : truth[qi])
+				hits += got.count(id);
+		}
+		return double(hits) / (10.0 * n_queries);
+	}
+};
+
+Fixture &
+l2_fixture()
+{
+	static Fixture f(Metric::L2);
+	return f;
+}
+
+TEST(HnswSearch, RecallL2)
+{
+	Fixture &f = l2_fixture();
+	double r = f.recall_at_10(64, 256);
+	EXPECT_GE(r, 0.95) << "recall@10 at ef 64";
+	RecordProperty("recall_at_10", std::to_string(r));
+	// A narrower beam can only be as good or worse on average; still sane at ef 10.
+	double r10 = f.recall_at_10(10, 256);
+	EXPECT_GE(r10, 0.8);
+	RecordProperty("recall_at_10_ef10", std::to_string(r10));
+}
+
+TEST(HnswSearch, RecallCosine)
+{
+	Fixture f(Metric::Cosine);
+	EXPECT_GE(f.recall_at_10(64, 256), 0.95);
+}
+
+// Arrays that start tiny must grow through the store and give the same answers.
+TEST(HnswSearch, GrowFromCapacityOne)
+{
+	Fixture &f = l2_fixture();
+	SearchScratch big(f.store.size(), f.m, 4096), tiny(f.store.size(), f.m, 1);
+	uint64_t before = f.store.grow_calls;
+	for (size_t qi = 0; qi < 20; qi++) {
+		prism_test::knn_search(f.store, big, f.query(qi), 40);
+		prism_test::knn_search(f.store, tiny, f.query(qi), 40);
+		ASSERT_EQ(big.result.size, tiny.result.size);
+		for (size_t i = 0; i < big.result.size; i++) {
+			EXPECT_EQ(big.result.items[i].id, tiny.result.items[i].id);
+			EXPECT_EQ(big.result.items[i].dist, tiny.result.items[i].dist);
+		}
+	}
+	EXPECT_GT(f.store.grow_calls, before);
+}
+
+TEST(HnswSearch, ResultIsTheEfBestSorted)
+{
+	Fixture &f = l2_fixture();
+	SearchScratch sc(f.store.size(), f.m, 64);
+	for (size_t qi = 0; qi < 10; qi++) {
+		const float *q = f.query(qi);
+		prism_test::knn_search(f.store, sc, q, 32);
+		ASSERT_EQ(sc.result.size, 32u);
+		std::set<uint32_t> ids;
+		for (size_t i = 0; i < sc.result.size; i++) {
+			const Candidate &c = sc.result.items[i];
+			EXPECT_TRUE(ids.insert(c.id).second) << "id " << c.id << " twice in the result";
+			EXPECT_EQ(c.dist, f.store.pair_distance(q, f.store.vec(c.id)));
+			if (i > 0) {
+				EXPECT_LE(sc.result.items[i - 1].dist, c.dist);
+			}
+		}
+	}
+}
+
+// Every element the beam computed a distance for lands in `discovered` exactly once, with
+// the right distance; the beam's result is a subset of it.
+TEST(HnswSearch, DiscoveredHeapUniqueAndExact)
+{
+	Fixture &f = l2_fixture();
+	SearchScratch sc(f.store.size(), f.m, 16);
+	for (size_t qi = 0; qi < 10; qi++) {
+		const float *q = f.query(qi);
+		uint64_t distances = 0;
+		prism_test::knn_search(f.store, sc, q, 20, &sc.discovered, &distances);
+		// The entry point is pushed by the caller; the rest by search_layer, one per distance.
+		ASSERT_EQ(sc.discovered.size, distances + 1);
+		std::set<uint32_t> seen;
+		float last = -INFINITY;
+		while (sc.discovered.size > 0) {
+			Candidate c = sc.discovered.items[0];
+			std::pop_heap(sc.discovered.items, sc.discovered.items + sc.discovered.size, CloserFirst());
+			sc.discovered.size--;
+			EXPECT_TRUE(seen.insert(c.id).second) << "id " << c.id << " discovered twice";
+			EXPECT_LT(c.id, f.store.size());
+			EXPECT_EQ(c.dist, f.store.pair_distance(q, f.store.vec(c.id)));
+			EXPECT_GE(c.dist, last) << "discovered must pop in distance order";
+			last = c.dist;
+		}
+		for (size_t i = 0; i < sc.result.size; i++)
+			EXPECT_TRUE(seen.count(sc.result.items[i].id));
+		// With `discovered`, unexpanded candidates stay in the frontier for a continued scan.
+		for (size_t i = 0; i < sc.frontier.size; i++)
+			EXPECT_TRUE(seen.count(sc.frontier.items[i].id));
+	}
+}
+
+// A small hand-made graph: points on a line, each linked to its neighbours.
+MemStore
+line_store(int n, int m)
+{
+	MemStore s;
+	s.init(n, 2, m, Metric::L2);
+	for (int i = 0; i < n; i++) {
+		float v[2] = {float(i), 0.0f};
+		s.set_vector(i, v);
+		s.set_level(i, 0);
+		std::vector<uint32_t> l;
+		if (i > 0)
+			l.push_back(i - 1);
+		if (i + 1 < n)
+			l.push_back(i + 1);
+		s.set_links(i, 0, l.data(), (int) l.size());
+	}
+	s.entry_point = 0;
+	s.max_level = 0;
+	return s;
+}
+
+TEST(HnswSearch, BeamWalksTheLine)
+{
+	MemStore s = line_store(50, 2);
+	SearchScratch sc(50, 2, 4);
+	float q[2] = {37.2f, 0.0f};
+	prism_test::knn_search(s, sc, q, 3);
+	ASSERT_EQ(sc.result.size, 3u);
+	EXPECT_EQ(sc.result.items[0].id, 37u);
+	EXPECT_EQ(sc.result.items[1].id, 38u);
+	EXPECT_EQ(sc.result.items[2].id, 36u);
+}
+
+TEST(HnswSearch, UnreachableElementsAreNotFound)
+{
+	MemStore s = line_store(10, 2);
+	s.set_links(4, 0, nullptr, 0);	// cut the line after 3 (3 still links to 4)
+	uint32_t back = 3;
+	s.set_links(5, 0, &back, 0);
+	SearchScratch sc(10, 2, 4);
+	float q[2] = {9.0f, 0.0f};
+	prism_test::knn_search(s, sc, q, 10);
+	// 0..4 reachable from the entry point 0; 5..9 are not.
+	ASSERT_EQ(sc.result.size, 5u);
+	EXPECT_EQ(sc.result.items[0].id, 4u);
+}
+
+TEST(HnswSearch, GreedyDescendFollowsUpperLevels)
+{
+	// Level 1 holds the even ids on a line; level 0 everything.
+	const int n = 40, m = 4;
+	MemStore s = line_store(n, m);
+	for (int i = 0; i < n; i += 2) {
+		s.set_level(i, 1);
+		std::vector<uint32_t> l;
+		if (i >= 2)
+			l.push_back(i - 2);
+		if (i + 2 < n)
+			l.push_back(i + 2);
+		s.set_links(i, 1, l.data(), (int) l.size());
+	}
+	std::vector<uint32_t> buf(2 * m + 1);
+	float q[2] = {31.0f, 0.0f};
+	uint8_t flags;
+	Candidate ep{s.distance(0, q, &flags), 0};
+	greedy_descend(s, q, ep, 1, 0, buf.data());
+	EXPECT_TRUE(ep.id == 30 || ep.id == 32) << ep.id;
+	EXPECT_EQ(ep.dist, 1.0f);
+	// to_level == from_level: nothing to do.
+	Candidate ep2{s.distance(0, q, &flags), 0};
+	greedy_descend(s, q, ep2, 1, 1, buf.data());
+	EXPECT_EQ(ep2.id, 0u);
+}
+
+TEST(HnswSearch, MultipleEntryPointsTrimmedToEf)
+{
+	MemStore s = line_store(20, 2);
+	SearchScratch sc(20, 2, 2);
+	float q[2] = {10.0f, 0.0f};
+	uint8_t flags;
+	Candidate eps[5];
+	uint32_t ids[5] = {0, 19, 5, 15, 9};
+	visited_reset(sc.visited);
+	for (int i = 0; i < 5; i++) {
+		eps[i] = Candidate{s.distance(ids[i], q, &flags), ids[i]};
+		visited_insert(sc.visited, ids[i]);
+	}
+	search_layer(s, q, eps, 5, 2, 0, sc.visited, sc.frontier, sc.result, nullptr, sc.link_buf.data(), nullptr);
+	ASSERT_EQ(sc.result.size, 2u);
+	sort_ascending(sc.result);
+	EXPECT_EQ(sc.result.items[0].id, 10u);
+	EXPECT_EQ(sc.result.items[0].dist, 0.0f);
+	EXPECT_EQ(sc.result.items[1].dist, 1.0f);
+}
+
+// select_neighbors over 2-D points; candidate distances are squared L2 to the base (origin).
+struct Selection {
+	MemStore s;
+	std::vector<Candidate> cands;
+	std::vector<float> vecs;
+	Selection() { s.init(0, 2, 4, Metric::L2); }
+	void add(float x, float y)
+	{
+		float base[2] = {0, 0}, v[2] = {x, y};
+		cands.push_back(Candidate{s.pair_distance(base, v), (uint32_t) cands.size()});
+		vecs.push_back(x);
+		vecs.push_back(y);
+	}
+	std::vector<int> run(int max_n)
+	{
+		// Sorted by distance to the base, as the caller must supply them.
+		std::vector<size_t> order(cands.size());
+		for (size_t i = 0; i < order.size(); i++)
+			order[i] = i;
+		std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cands[a].dist < cands[b].dist; });
+		std::vector<Candidate> c;
+		std::vector<float> v;
+		for (size_t i : order) {
+			c.push_back(cands[i]);
+			v.push_back(vecs[2 * i]);
+			v.push_back(vecs[2 * i + 1]);
+		}
+		std::vector<int> chosen(cands.size() + 1, -1);
+		int k = select_neighbors(s, c.data(), v.data(), 2, (int) c.size(), max_n, chosen.data());
+		std::vector<int> ids;	// report the candidates' ids (their insertion order)
+		for (int i = 0; i < k; i++)
+			ids.push_back((int) c[chosen[i]].id);
+		return ids;
+	}
+};
+
+TEST(HnswSelectNeighbors, ReturnsAllWhenFew)
+{
+	Selection sel;
+	sel.add(1, 0);
+	sel.add(1.1f, 0);  // would be pruned by the heuristic, but n <= max_n keeps everything
+	sel.add(0, 2);
+	EXPECT_EQ(sel.run(3), (std::vector<int>{0, 1, 2}));
+	EXPECT_EQ(sel.run(5), (std::vector<int>{0, 1, 2}));
+}
+
+TEST(HnswSelectNeighbors, PrunesCandidateCloserToAKeptNeighbour)
+{
+	Selection sel;
+	sel.add(1, 0);		// 0: nearest, always kept
+	sel.add(1.2f, 0.1f);  // 1: 0.05 from #0 but 1.45 from the base: pruned
+	sel.add(0, 1.5f);	// 2: other direction: kept
+	sel.add(-2, 0);		// 3: other direction: kept
+	sel.add(0, -3);		// 4: other direction, but max_n reached
+	std::vector<int> got = sel.run(3);
+	EXPECT_EQ(got, (std::vector<int>{0, 2, 3}));
+}
+
+TEST(HnswSelectNeighbors, KeepsNearestAndNeverExceedsMax)
+{
+	std::mt19937 rng(5);
+	std::uniform_real_distribution<float> u(-1, 1);
+	for (int trial = 0; trial < 50; trial++) {
+		Selection sel;
+		int n = 5 + trial % 40;
+		for (int i = 0; i < n; i++)
+			sel.add(u(rng), u(rng));
+		for (int max_n : {1, 2, 4, 8}) {
+			std::vector<int> got = sel.run(max_n);
+			ASSERT_GE(got.size(), 1u);
+			ASSERT_LE(got.size(), (size_t) std::min(n, max_n));
+			// The first kept is the nearest candidate.
+			size_t nearest = 0;
+			for (size_t i = 1; i < sel.cands.size(); i++)
+				if (sel.cands[i].dist < sel.cands[nearest].dist)
+					nearest = i;
+			EXPECT_EQ(sel.cands[got[0]].dist, sel.cands[nearest].dist);
+			std::set<int> uniq(got.begin(), got.end());
+			EXPECT_EQ(uniq.size(), got.size());
+			if (n <= max_n) {
+				EXPECT_EQ(got.size(), (size_t) n);
+				continue;
+			}
+			// When pruning, kept candidates are "diverse" in the heuristic's sense: each later
+			// one is not closer to an earlier kept one than to the base.
+			for (size_t i = 1; i < got.size(); i++)
+				for (size_t j = 0; j < i; j++) {
+					float d = sel.s.pair_distance(&sel.vecs[2 * got[i]], &sel.vecs[2 * got[j]]);
+					EXPECT_GE(d, sel.cands[got[i]].dist);
+				}
+		}
+	}
+}
+
+TEST(HnswVisited, MarksAndEpochs)
+{
+	uint32_t marks[8] = {0};
+	VisitedSet v{marks, 8, 0};
+	visited_reset(v);  // a fresh set must be reset once before use (epoch 0 == unmarked)
+	EXPECT_TRUE(visited_insert(v, 3));
+	EXPECT_FALSE(visited_insert(v, 3));
+	EXPECT_FALSE(visited_insert(v, 8)) << "ids beyond capacity count as visited";
+	EXPECT_FALSE(visited_insert(v, kInvalidId));
+	visited_reset(v);
+	EXPECT_TRUE(visited_insert(v, 3));
+}
+
+TEST(HnswVisited, EpochWrapClearsMarks)
+{
+	uint32_t marks[4] = {0};
+	VisitedSet v{marks, 4, 0xfffffffeu};
+	visited_reset(v);  // epoch 0xffffffff
+	EXPECT_EQ(v.epoch, 0xffffffffu);
+	EXPECT_TRUE(visited_insert(v, 1));
+	marks[2] = 1;  // a stale mark from epoch 1, four billion queries ago
+	visited_reset(v);  // wraps: marks cleared, epoch restarts at 1
+	EXPECT_EQ(v.epoch, 1u);
+	for (uint32_t m : marks)
+		EXPECT_EQ(m, 0u);
+	EXPECT_TRUE(visited_insert(v, 1));
+	EXPECT_TRUE(visited_insert(v, 2)) << "a mark left from before the wrap must not survive it";
+	EXPECT_FALSE(visited_insert(v, 1));
+}
+
+TEST(HnswSort, AscendingWithIdTieBreak)
+{
+	Candidate items[] = {{3.0f, 1}, {1.0f, 9}, {2.0f, 4}, {1.0f, 2}, {-1.0f, 7}, {2.0f, 3}};
+	CandidateArray a{items, 6, 6};
+	sort_ascending(a);
+	const uint32_t ids[] = {7, 2, 9, 3, 4, 1};
+	for (int i = 0; i < 6; i++)
+		EXPECT_EQ(items[i].id, ids[i]) << i;
+	CandidateArray empty{nullptr, 0, 0};
+	sort_ascending(empty);
+}
+
+}  // namespace
