@@ -16,6 +16,7 @@
 
 extern "C" {
 #include "access/relscan.h"
+#include "access/xact.h"
 #include "utils/memutils.h"
 }
 
@@ -151,11 +152,27 @@ static Candidate pop_discovered(ScanOpaque *so)
 	return c;
 }
 
-// Expands the frontier until its nearest element is farther than the nearest undelivered one.
+// Margin by which the frontier must lie beyond an element before it is handed out. A graph
+// neighbour of a frontier element can be closer than that element, so handing out the nearest
+// undelivered element as soon as the frontier reaches it would later find closer elements,
+// which strict_order must drop: measured on 20k x 32-d, 0.1% filters lost recall 0.94 -> 0.99
+// with a 10% margin. Relative to |distance| so it also works for negative inner products.
+static const float kDeliveryMargin = 0.1f;
+
+static bool frontier_reaches(const ScanOpaque *so)
+{
+	if (so->frontier.size == 0)
+		return false;
+	if (so->discovered.size == 0)
+		return true;
+	float next = so->discovered.items[0].dist;
+	return so->frontier.items[0].dist <= next + kDeliveryMargin * fabsf(next);
+}
+
+// Expands the frontier until it lies (by the margin) beyond the nearest undelivered element.
 static void continue_search(ScanOpaque *so)
 {
-	while (so->frontier.size > 0 &&
-		   (so->discovered.size == 0 || so->frontier.items[0].dist < so->discovered.items[0].dist)) {
+	while (frontier_reaches(so)) {
 		if (so->discovered_count >= so->max_discovered) {
 			so->stats.bound_reached = true;
 			so->frontier.size = 0;
@@ -313,7 +330,12 @@ bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		last_scan_stats = so->stats;
 		if (so->done && so->stats.bound_reached && !so->stats.bound_noticed) {
 			so->stats.bound_noticed = true;
-			note_bound_reached(scan->indexRelation);
+			// Once per statement, not once per rescan of a LATERAL batch.
+			static TimestampTz noticed_statement = 0;
+			if (noticed_statement != GetCurrentStatementStartTimestamp()) {
+				noticed_statement = GetCurrentStatementStartTimestamp();
+				note_bound_reached(scan->indexRelation);
+			}
 		}
 		MemoryContextSwitchTo(old);
 		return found;

@@ -191,6 +191,37 @@ TEST(HnswSearch, DiscoveredHeapUniqueAndExact)
 	}
 }
 
+// The insert path searches upper levels too: a beam on level l only ever reaches elements
+// that exist on level l, and finds the level's nearest as brute force over that level does.
+TEST(HnswSearch, UpperLevelBeam)
+{
+	Fixture &f = l2_fixture();
+	MemStore &s = f.store;
+	ASSERT_GE(s.max_level, 1);
+	SearchScratch sc(s.size(), f.m, 8);
+	size_t exact = 0;
+	for (size_t qi = 0; qi < 50; qi++) {
+		const float *q = f.query(qi);
+		uint8_t flags;
+		Candidate ep{s.distance(s.entry_point, q, &flags), s.entry_point};
+		greedy_descend(s, q, ep, s.max_level, 1, sc.link_buf.data());
+		EXPECT_GE(s.levels[ep.id], 1);
+		visited_reset(sc.visited);
+		visited_insert(sc.visited, ep.id);
+		search_layer(s, q, &ep, 1, 16, 1, sc.visited, sc.frontier, sc.result, nullptr, sc.link_buf.data(), nullptr);
+		sort_ascending(sc.result);
+		ASSERT_GT(sc.result.size, 0u);
+		for (size_t i = 0; i < sc.result.size; i++)
+			ASSERT_GE(s.levels[sc.result.items[i].id], 1);
+		float best = INFINITY;
+		for (uint32_t id = 0; id < s.size(); id++)
+			if (s.levels[id] >= 1)
+				best = std::min(best, s.pair_distance(q, s.vec(id)));
+		exact += sc.result.items[0].dist == best;
+	}
+	EXPECT_GE(exact, 45u) << "level-1 beam of 16 misses the level's nearest too often";
+}
+
 // A small hand-made graph: points on a line, each linked to its neighbours.
 MemStore
 line_store(int n, int m)
