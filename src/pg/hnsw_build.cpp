@@ -166,6 +166,29 @@ static void set_tid(HeapTid *dst, const ItemPointerData *src)
 	dst->offset = src->ip_posid;
 }
 
+// Fills a freshly initialized metapage for an empty graph of this shape; returns its data.
+static MetaPageData *init_meta(Page page, const IndexShape &sh)
+{
+	MetaPageData *meta = page_meta(page);
+	memset(meta, 0, sizeof(*meta));
+	meta->magic = kMagic;
+	meta->version = kFormatVersion;
+	meta->dims = sh.dims;
+	meta->metric = (uint8) sh.metric;
+	meta->m = sh.m;
+	meta->ef_construction = sh.ef_construction;
+	meta->per_page = sh.per_page;
+	meta->span = sh.span;
+	meta->record_size = sh.record_size;
+	meta->entry_point = kInvalidId;
+	meta->entry_level = -1;
+	meta->free_hint_block = kInvalidBlock;
+	meta->last_element_block = kInvalidBlock;
+	meta->last_upper_block = kInvalidBlock;
+	((PageHeader) page)->pd_lower = (char *) meta + sizeof(MetaPageData) - (char *) page;
+	return meta;
+}
+
 // Writes the in-memory graph: element pages, then upper pages, then the metapage fields.
 static void write_graph(BuildState *bs)
 {
@@ -228,24 +251,12 @@ static void write_graph(BuildState *bs)
 	Buffer mbuf = new_page(index, kPageMeta);
 	if (BufferGetBlockNumber(mbuf) != kMetaBlock)
 		elog(ERROR, "hnsw metapage is not block 0");
-	MetaPageData *meta = page_meta(BufferGetPage(mbuf));
-	memset(meta, 0, sizeof(*meta));
-	meta->magic = kMagic;
-	meta->version = kFormatVersion;
-	meta->dims = sh.dims;
-	meta->metric = (uint8) sh.metric;
-	meta->m = sh.m;
-	meta->ef_construction = sh.ef_construction;
-	meta->per_page = per_page;
-	meta->span = span;
-	meta->record_size = sh.record_size;
+	MetaPageData *meta = init_meta(BufferGetPage(mbuf), sh);
 	meta->entry_point = n > 0 ? record_id(builder_entry_point(bs->builder)) : kInvalidId;
 	meta->entry_level = n > 0 ? builder_max_level(bs->builder) : -1;
-	meta->free_hint_block = kInvalidBlock;
 	meta->last_element_block = element_blocks > 0 ? (span > 1 ? 1 + (records - 1) * span : element_blocks) : kInvalidBlock;
 	meta->last_upper_block = last_upper;
 	meta->inserted = records;
-	((PageHeader) BufferGetPage(mbuf))->pd_lower = (char *) meta + sizeof(MetaPageData) - (char *) BufferGetPage(mbuf);
 	MarkBufferDirty(mbuf);
 	UnlockReleaseBuffer(mbuf);
 
@@ -371,23 +382,7 @@ static void write_empty_meta(Relation index, ForkNumber fork, const IndexShape &
 	GenericXLogState *state = GenericXLogStart(index);
 	Page page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
 	init_page(page, kPageMeta);
-	MetaPageData *meta = page_meta(page);
-	memset(meta, 0, sizeof(*meta));
-	meta->magic = kMagic;
-	meta->version = kFormatVersion;
-	meta->dims = sh.dims;
-	meta->metric = (uint8) sh.metric;
-	meta->m = sh.m;
-	meta->ef_construction = sh.ef_construction;
-	meta->per_page = sh.per_page;
-	meta->span = sh.span;
-	meta->record_size = sh.record_size;
-	meta->entry_point = kInvalidId;
-	meta->entry_level = -1;
-	meta->free_hint_block = kInvalidBlock;
-	meta->last_element_block = kInvalidBlock;
-	meta->last_upper_block = kInvalidBlock;
-	((PageHeader) page)->pd_lower = (char *) meta + sizeof(MetaPageData) - (char *) page;
+	init_meta(page, sh);
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 }
