@@ -238,21 +238,7 @@ static void write_links(Inserter *ins, uint32 id, int level, const uint32 *links
 	int elevel = h->level;
 	GenericXLogAbort(state);
 	UnlockReleaseBuffer(buf);
-	buf = ReadBuffer(ins->index, ub);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	state = GenericXLogStart(ins->index);
-	Page page = GenericXLogRegisterBuffer(state, buf, 0);
-	if (page_opaque(page)->kind != kPageUpper || uoff < 1 || uoff > PageGetMaxOffsetNumber(page)) {
-		GenericXLogAbort(state);
-		UnlockReleaseBuffer(buf);
-		report_corrupt(ins->index, "bad upper link item", id);
-	}
-	char *up = (char *) PageGetItem(page, PageGetItemId(page, uoff));
-	uint16 *counts = (uint16 *) up;
-	uint32 *dst = (uint32 *) (up + ((sizeof(uint16) * elevel + 3) & ~size_t(3)));
-	memcpy(dst + (size_t) (level - 1) * ins->sh.m, links, sizeof(uint32) * n);
-	counts[level - 1] = n;
-	finish_change(state, buf);
+	write_upper_links(ins->index, NULL, id, ub, uoff, elevel, ins->sh.m, level, links, n);
 }
 
 // Loads the vectors of `cands` into `vecs` (one record read each) and keeps only live

@@ -90,6 +90,33 @@ void read_shape(Relation index, IndexShape *shape)
 		report_corrupt(index, "metapage layout does not match its dimensions", 0);
 }
 
+// Replaces the level-`level` (>= 1) links of element `id`, whose upper item (for an element of
+// `elevel` levels) is at (ub, uoff): one GenericXLog record on the upper page. The caller holds
+// the writer lock. Used by insert and vacuum.
+void write_upper_links(Relation index, BufferAccessStrategy strategy, uint32 id, BlockNumber ub,
+					   OffsetNumber uoff, int elevel, int m, int level, const uint32 *links, int n)
+{
+	if (ub == kMetaBlock || ub >= RelationGetNumberOfBlocks(index))
+		report_corrupt(index, "upper links beyond the end of the index", id);
+	Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, ub, RBM_NORMAL, strategy);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	GenericXLogState *state = GenericXLogStart(index);
+	Page page = GenericXLogRegisterBuffer(state, buf, 0);
+	if (page_opaque(page)->kind != kPageUpper || uoff < 1 || uoff > PageGetMaxOffsetNumber(page) ||
+		ItemIdGetLength(PageGetItemId(page, uoff)) != upper_item_size(m, elevel)) {
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		report_corrupt(index, "bad upper link item", id);
+	}
+	char *up = (char *) PageGetItem(page, PageGetItemId(page, uoff));
+	uint16 *counts = (uint16 *) up;
+	uint32 *dst = (uint32 *) (up + ((sizeof(uint16) * elevel + 3) & ~size_t(3)));
+	memcpy(dst + (size_t) (level - 1) * m, links, sizeof(uint32) * n);
+	counts[level - 1] = n;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+}
+
 float metric_distance(const IndexShape &shape, const float *a, const float *b)
 {
 	switch (shape.metric) {

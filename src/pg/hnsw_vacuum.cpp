@@ -396,25 +396,7 @@ static void write_list(Cleanup *c, uint32 id, int level, const uint32 *links, in
 	int elevel = h->level;
 	GenericXLogAbort(state);
 	UnlockReleaseBuffer(buf);
-	if (ub == kMetaBlock || ub >= c->nblocks)
-		report_corrupt(c->index, "upper links beyond the end of the index", id);
-	buf = ReadBufferExtended(c->index, MAIN_FORKNUM, ub, RBM_NORMAL, c->strategy);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	state = GenericXLogStart(c->index);
-	Page page = GenericXLogRegisterBuffer(state, buf, 0);
-	if (page_opaque(page)->kind != kPageUpper || uoff < 1 || uoff > PageGetMaxOffsetNumber(page) ||
-		ItemIdGetLength(PageGetItemId(page, uoff)) != upper_item_size(c->sh.m, elevel)) {
-		GenericXLogAbort(state);
-		UnlockReleaseBuffer(buf);
-		report_corrupt(c->index, "bad upper link item", id);
-	}
-	char *up = (char *) PageGetItem(page, PageGetItemId(page, uoff));
-	uint16 *counts = (uint16 *) up;
-	uint32 *dst = (uint32 *) (up + ((sizeof(uint16) * elevel + 3) & ~size_t(3)));
-	memcpy(dst + (size_t) (level - 1) * c->sh.m, links, sizeof(uint32) * n);
-	counts[level - 1] = n;
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
+	write_upper_links(c->index, c->strategy, id, ub, uoff, elevel, c->sh.m, level, links, n);
 }
 
 // Copies the header of element `id` from its page; false if there is no valid record there.
