@@ -122,6 +122,44 @@ TEST(VectorTextParse, Range)
 	EXPECT_TRUE(std::signbit(p.v[1]));
 }
 
+// The parser reads numbers with std::from_chars and falls back to strtof for what that does not
+// take; every spelling must give strtof's float, bit for bit (pgvector's input uses strtof).
+TEST(VectorTextParse, SameFloatsAsStrtof)
+{
+	std::mt19937_64 rng(42);
+	const char *formats[] = {"%.9g", "%.3e", "%.17g", "%.0f", "%+.6g", "%a", "%.12f", "%.40g"};
+	const char *fixed[] = {"0", "-0", "1.", "-.5", ".25", "+7", "00012", "1e-45", "-1e-40", "7e-46",
+			       "3.4028235e38", "3.40282357e38", "1.17549435e-38", "0x1p-3", "0X1.8P1", "1e+0",
+			       "123456789012345678901234567890", "0.000000000000000000000000000000000001"};
+	std::vector<std::string> tokens(std::begin(fixed), std::end(fixed));
+	for (int i = 0; i < 200000; i++) {
+		uint32_t bits = static_cast<uint32_t>(rng());
+		float f;
+		std::memcpy(&f, &bits, sizeof f);
+		if (!std::isfinite(f))
+			continue;
+		char buf[128];
+		std::snprintf(buf, sizeof buf, formats[i % 8], static_cast<double>(f));
+		tokens.push_back(buf);
+		// decimals with random digit counts, the kind embeddings are printed as
+		std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(rng() % 10), (static_cast<double>(rng() % 2000000) - 1e6) / 1e3);
+		tokens.push_back(buf);
+	}
+	size_t checked = 0;
+	for (const std::string &t : tokens) {
+		float expect = std::strtof(t.c_str(), nullptr);
+		if (std::isinf(expect))
+			continue;  // an error either way, checked in Range
+		std::string text = "[" + t + "," + t + "]";
+		Parsed p = parse(text.c_str());
+		ASSERT_EQ(p.r.status, ParseStatus::Ok) << text;
+		ASSERT_EQ(std::memcmp(&p.v[0], &expect, sizeof expect), 0) << t << " read as " << p.v[0] << ", strtof " << expect;
+		ASSERT_EQ(std::memcmp(&p.v[1], &expect, sizeof expect), 0) << t;
+		checked++;
+	}
+	EXPECT_GT(checked, 300000u);
+}
+
 TEST(VectorTextParse, Dimensions)
 {
 	std::string s = "[";
