@@ -73,3 +73,16 @@ SELECT count(*) FROM vio_t JOIN vio_t2 USING (v);
 CREATE TABLE vio_t3 (v vector(2));
 \copy vio_t3 FROM 'results/vector_io.bin' WITH (FORMAT binary)
 DROP TABLE vio_t, vio_t2, vio_t3;
+-- storage main: a 784-d vector of incompressible floats stays inline and uncompressed (no TOAST
+-- read per returned row); a 4,000-d one goes out of line; both read back intact
+SELECT typstorage FROM pg_type WHERE typname = 'vector';
+CREATE TABLE vio_wide (id int, v vector);
+CREATE FUNCTION pg_temp.wave(d int) RETURNS vector LANGUAGE sql
+	AS $$ SELECT array_agg(sin(i * 7.1 + d))::real[]::vector FROM generate_series(1, d) i $$;
+INSERT INTO vio_wide VALUES (784, pg_temp.wave(784));
+SELECT pg_column_size(v) AS stored_bytes, pg_relation_size(reltoastrelid) AS toast_heap_bytes
+	FROM vio_wide, pg_class WHERE relname = 'vio_wide';
+INSERT INTO vio_wide VALUES (4000, pg_temp.wave(4000));
+SELECT pg_relation_size(reltoastrelid) > 0 AS toasted FROM pg_class WHERE relname = 'vio_wide';
+SELECT id, vector_dims(v), v = pg_temp.wave(id) AS intact FROM vio_wide ORDER BY id;
+DROP TABLE vio_wide;

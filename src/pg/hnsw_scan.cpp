@@ -100,7 +100,9 @@ static void start_search(IndexScanDesc scan)
 	IndexShape &sh = so->shape;
 	read_shape(scan->indexRelation, &sh);
 	store_init(&so->store, scan->indexRelation, &sh);
-	store_enable_pins(&so->store, pin_budget());
+	// No pin cache here: holding hundreds of pins sends every pin and unpin through the
+	// backend's private refcount hash (only 8 fit its array) and the release loop at the end;
+	// re-pinning per visit through the buffer hints measured 10-25% less CPU per query.
 	so->query = (float *) palloc0(sizeof(float) * sh.dims);
 	if (scan->orderByData && !(scan->orderByData[0].sk_flags & SK_ISNULL)) {
 		Vector *q = DatumGetVector(scan->orderByData[0].sk_argument);

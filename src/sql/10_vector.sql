@@ -17,13 +17,16 @@ CREATE FUNCTION vector_send(vector) RETURNS bytea
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 
 -- No TYPMOD_OUT, like pgvector: Postgres prints vector(n) by default.
+-- STORAGE main (pgvector: external): rows up to a page keep their vector inline, so returning
+-- a k-NN row (the executor recomputes the distance) reads no TOAST index; larger vectors still
+-- go out of line. Incompressible floats are stored raw; compressible ones (many zeros) pglz'd.
 CREATE TYPE vector (
 	INPUT     = vector_in,
 	OUTPUT    = vector_out,
 	TYPMOD_IN = vector_typmod_in,
 	RECEIVE   = vector_recv,
 	SEND      = vector_send,
-	STORAGE   = external
+	STORAGE   = main
 );
 
 COMMENT ON TYPE vector IS 'single-precision vector';
