@@ -395,6 +395,8 @@ static void flush_to_pages(BuildState *bs)
 	builder_free(bs->builder);
 	bs->builder = nullptr;
 	bs->on_disk = true;
+	// the remaining tuples are loaded and inserted one by one
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLoad);
 }
 
 static void build_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, bool alive, void *arg)
@@ -409,6 +411,7 @@ static void build_callback(Relation index, ItemPointer tid, Datum *values, bool 
 		if (prepare_vector(bs->shape, values[0], v)) {
 			insert_element(index, v, tid);
 			bs->index_tuples++;
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->index_tuples);
 		}
 		pfree(v);
 		MemoryContextSwitchTo(old);

@@ -14,7 +14,9 @@ CREATE FUNCTION prism.index_check(index regclass)
 COMMENT ON FUNCTION prism.index_check(regclass) IS
 	'walks an hnsw index and returns one row per broken invariant (no rows: the index is sound)';
 
+-- A SQL-standard body: parsed once here, bound to prism.index_check by OID, so the caller's
+-- search_path cannot redirect it (a string body would be parsed again at every call).
 CREATE FUNCTION prism.index_is_valid(index regclass) RETURNS boolean
 	LANGUAGE sql STRICT VOLATILE PARALLEL SAFE
-	AS $$ SELECT NOT EXISTS (SELECT 1 FROM prism.index_check($1)) $$;
+	RETURN NOT EXISTS (SELECT 1 FROM prism.index_check(index));
 COMMENT ON FUNCTION prism.index_is_valid(regclass) IS 'true when prism.index_check() finds no problem';
