@@ -10,7 +10,7 @@
 # and no thread (/proc/<pid>/task back to 1), CREATE INDEX CONCURRENTLY leaves an invalid index
 # that DROP removes, and the next build in the same backend works.
 # Runs in its own database on the server given by PGHOST/PGPORT/PGUSER (test/run's cluster);
-# the backend's /proc entry must be visible (same host). ~25 s; LONG=1 uses 50,000 rows.
+# the backend's /proc entry must be visible (same host). ~20 s; LONG=1 uses 50,000 rows.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib.sh"
@@ -365,6 +365,37 @@ if [ "$same" -ge 45 ]; then
 else
 	not_ok "the rebuilt index: recall@10 too low" "($same/50: $rebuilt)"
 fi
+
+# --- a single long index_getnext call ----------------------------------------------------
+# The executor checks for interrupts once per row it gets, but index_getnext_slot loops inside
+# over heap tuples the snapshot cannot see: with every row deleted by this transaction, one
+# call walks the whole graph, and only the scan's own CHECK_FOR_INTERRUPTS can stop it.
+DEAD_ROWS=300000
+Q >/dev/null <<-EOF
+	CREATE TABLE dead (id int, v vector(4)) WITH (autovacuum_enabled = false);
+	INSERT INTO dead SELECT i, ARRAY[random(), random(), random(), random()]::vector(4) FROM generate_series(1, $DEAD_ROWS) i;
+	SET maintenance_work_mem = '256MB';
+	CREATE INDEX dead_v ON dead USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 10);
+EOF
+DEAD_SCAN="SELECT count(*) FROM (SELECT id FROM dead ORDER BY v <-> '[0.5,0.5,0.5,0.5]' LIMIT 1) s;"
+vq "BEGIN; DELETE FROM dead;"
+t0=$(now_ms)
+vq "$DEAD_SCAN"
+full_ms=$(($(now_ms) - t0))
+full_out=${VOUT%%$'\n'*}
+vq "ROLLBACK; BEGIN; DELETE FROM dead; SET LOCAL statement_timeout = '100ms';"
+t0=$(now_ms)
+vq "$DEAD_SCAN"
+el=$(($(now_ms) - t0))
+dead_out=$VOUT
+vq "ROLLBACK;"
+if [ "$full_out" = 0 ] && grep -q 'ERROR:  57014: canceling statement due to statement timeout' <<<"$dead_out" &&
+	[ $el -lt $((full_ms / 2 + 100)) ] && [ $el -lt $((100 + CANCEL_MAX_MS)) ]; then
+	ok "statement_timeout 100 ms stops one index_getnext call over $DEAD_ROWS dead rows after $el ms (uncancelled: $full_ms ms)"
+else
+	not_ok "cancel inside one long index_getnext call" "(after $el ms, uncancelled $full_ms ms: $full_out / $dead_out)"
+fi
+Q -c "DROP TABLE dead" >/dev/null
 
 # --- the server log ------------------------------------------------------------------------
 if [ -f "$LOG" ]; then
