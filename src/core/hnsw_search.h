@@ -76,9 +76,10 @@ template <class Store> inline bool push_candidate(Store &s, CandidateArray &a, C
 }
 
 // Greedy descent from `ep` through levels [from_level .. to_level+1]; returns the closest
-// element found and its distance in `ep`.
+// element found and its distance in `ep`. Adds the distances computed to *distance_count.
 template <class Store>
-void greedy_descend(Store &s, const float *q, Candidate &ep, int from_level, int to_level, uint32_t *link_buf)
+void greedy_descend(Store &s, const float *q, Candidate &ep, int from_level, int to_level, uint32_t *link_buf,
+					uint64_t *distance_count = nullptr)
 {
 	for (int level = from_level; level > to_level; level--) {
 		bool changed = true;
@@ -88,6 +89,8 @@ void greedy_descend(Store &s, const float *q, Candidate &ep, int from_level, int
 			for (int i = 0; i < n; i++) {
 				uint8_t flags;
 				float d = s.distance(link_buf[i], q, &flags);
+				if (distance_count)
+					(*distance_count)++;
 				if (d < ep.dist) {
 					ep = Candidate{d, link_buf[i]};
 					changed = true;

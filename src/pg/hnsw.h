@@ -85,16 +85,6 @@ int index_dimensions(Relation index);
 Metric index_metric(Relation index);
 void index_options(Relation index, int *m, int *ef_construction);
 
-// Buffers a store keeps pinned between accesses (open addressing on block number), so a
-// search pays the buffer-mapping lookup and pin once per page instead of once per visit.
-// Bounded: past `capacity * 3/4` pages, further pages are pinned per access as usual.
-struct PinCache {
-	BlockNumber *blocks;  // InvalidBlockNumber = empty
-	Buffer *buffers;
-	uint32 capacity;	  // power of two, 0 = caching off
-	uint32 used;
-};
-
 // The buffer-backed graph store used by search and insert (hnsw_store.cpp).
 struct PgStore {
 	Relation index;
@@ -102,7 +92,6 @@ struct PgStore {
 	BlockNumber nblocks;
 	float *scratch;	 // dims floats, for records spanning pages
 	uint64 pages_read;
-	PinCache pins;
 	bool writer;  // this backend holds kWriterLock: reads need no buffer content locks
 
 	float distance(uint32_t id, const float *q, uint8_t *flags);
@@ -114,12 +103,6 @@ struct PgStore {
 	bool grow(CandidateArray &a, size_t need);
 };
 void store_init(PgStore *s, Relation index, const IndexShape *shape);
-// Keeps up to `pages` buffers pinned until store_release_pins (call it before the store goes away;
-// after an ERROR the resource owner drops the pins).
-void store_enable_pins(PgStore *s, uint32 pages);
-void store_release_pins(PgStore *s);
-// How many pages one search may keep pinned: a small share of shared_buffers.
-uint32 pin_budget();
 // Reads the element header (copy) and its heap TIDs; returns false if id is not a valid slot.
 bool store_element(PgStore *s, uint32 id, ElementHeader *hdr);
 
