@@ -65,6 +65,17 @@ inline LinePointer line_pointer(const unsigned char *page, uint32_t off)
 	memcpy(&w, page + kHeaderSize + (size_t) (off - 1) * kLinePointerSize, sizeof(w));
 	return LinePointer{w & 0x7fffu, (w >> 15) & 3u, w >> 17};
 }
+// The item of line pointer `off` (<= item_count()) if it is a normal item of exactly `len` bytes,
+// 8-byte aligned, inside [pd_upper, pd_special); else nullptr. Reads only the page header and
+// the line pointer: cheap enough for every record a scan visits.
+inline const unsigned char *item_at(const unsigned char *page, uint32_t off, uint32_t len)
+{
+	LinePointer lp = line_pointer(page, off);
+	if (lp.flags != kLpNormal || lp.len != len || lp.off % kMaxAlign != 0 || lp.off < upper(page) ||
+		lp.off + len > special(page))
+		return nullptr;
+	return page + lp.off;
+}
 // Page kind word at the start of the special space.
 inline uint16_t kind(const unsigned char *page) { return u16(page, kSpecialStart); }
 // Postgres' PageIsNew: pd_upper == 0.

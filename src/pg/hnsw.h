@@ -13,6 +13,7 @@ extern "C" {
 
 #include "core/distance.h"
 #include "core/hnsw_format.h"
+#include "core/hnsw_page_check.h"
 #include "core/hnsw_search.h"
 
 namespace prism {
@@ -84,6 +85,25 @@ int random_level(int m);
 int index_dimensions(Relation index);
 Metric index_metric(Relation index);
 void index_options(Relation index, int *m, int *ef_construction);
+
+// hnsw_verify.cpp: corrupted pages ERROR with errmsg "index \"%s\" contains a corrupted page at
+// block %u" and the checker's finding as detail. The caller may hold buffer locks and pins
+// (the ERROR releases them).
+PageShape page_shape(const IndexShape &sh, BlockNumber nblocks);
+[[noreturn]] void report_corrupt_page(Relation index, BlockNumber blkno, const char *detail);
+// Runs the page checker (re-checking with a fresh index length if an id lies past *nblocks).
+bool check_index_page(Relation index, const IndexShape &sh, BlockNumber blkno, Page page, BlockNumber *nblocks,
+					  PageCheck *out);
+// ERRORs unless the page passes the checker and (want_kind != 0) is of that kind.
+void verify_page(Relation index, const IndexShape &sh, BlockNumber blkno, Page page, BlockNumber *nblocks,
+				 uint16 want_kind);
+// A record of block `blkno` failed a per-visit check: ERRORs with the checker's finding, or with
+// `fallback` if the page is sound (then the id that led to it was wrong).
+[[noreturn]] void report_bad_record(Relation index, const IndexShape &sh, BlockNumber blkno, Page page, uint32 id,
+									const char *fallback) __attribute__((cold, noinline));
+// ERRORs unless the metapage passes the checker (ranges against nblocks; InvalidBlockNumber
+// skips them); fills *meta.
+void verify_meta(Relation index, Page page, BlockNumber nblocks, MetaPageData *meta);
 
 // The buffer-backed graph store used by search and insert (hnsw_store.cpp).
 struct PgStore {

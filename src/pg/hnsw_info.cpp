@@ -226,6 +226,10 @@ static bool check_meta(Walk *w)
 		return false;
 	}
 	w->item_len = w->sh.span > 1 ? w->sh.chunk : w->sh.record_size;
+	// The readers' metapage checker (entry point and block hints against the length, header).
+	PageCheck c = check_meta_page(w->page, w->nblocks, NULL, NULL);
+	if (!c.ok)
+		report(w, "corrupted page", -1, "block 0: %s", c.what);
 	w->meta_ok = true;
 	return true;
 }
@@ -234,8 +238,20 @@ static bool check_meta(Walk *w)
 static void scan_headers(Walk *w)
 {
 	const IndexShape &sh = w->sh;
+	PageShape ps = page_shape(sh, w->nblocks);
 	for (BlockNumber b = 1; b < w->nblocks; b++) {
 		copy_page(w, b, w->page);
+		// The readers' page checker first: what it finds makes scans, inserts and vacuum ERROR.
+		// The finer checks below still run (they read the copy safely) and may list more.
+		if (w->out) {
+			PageCheck c = check_page(w->page, b, ps);
+			if (!c.ok) {
+				int64 element = -1;
+				if (c.item > 0 && c.kind == kPageElement && c.item <= sh.per_page)
+					element = make_id(b, c.item - 1, sh.per_page);
+				report(w, "corrupted page", element, "block %u: %s", b, c.what);
+			}
+		}
 		const char *why = "";
 		int kind = page_kind(w->page, &why);
 		if (kind < 0) {

@@ -48,7 +48,8 @@ static void read_meta(Inserter *ins)
 {
 	Buffer buf = ReadBuffer(ins->index, kMetaBlock);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	memcpy(&ins->meta, page_meta(BufferGetPage(buf)), sizeof(MetaPageData));
+	// Inserts follow the metapage's block hints: they must lie inside the index.
+	verify_meta(ins->index, BufferGetPage(buf), RelationGetNumberOfBlocks(ins->index), &ins->meta);
 	UnlockReleaseBuffer(buf);
 }
 
@@ -72,12 +73,16 @@ static char *begin_element_change(Inserter *ins, uint32 id, Buffer *buf, Generic
 	*state = GenericXLogStart(ins->index);
 	Page page = GenericXLogRegisterBuffer(*state, *buf, 0);
 	OffsetNumber off = id_slot(id, ins->sh.per_page) + 1;
-	if (page_opaque(page)->kind != kPageElement || off > PageGetMaxOffsetNumber(page)) {
+	const unsigned char *raw = (const unsigned char *) page;
+	const unsigned char *item = NULL;
+	if (!pg_page::is_new(raw) && pg_page::kind(raw) == kPageElement && off <= pg_page::item_count(raw))
+		item = pg_page::item_at(raw, off, ins->sh.span > 1 ? ins->sh.chunk : ins->sh.record_size);
+	if (item == NULL) {
 		GenericXLogAbort(*state);
 		UnlockReleaseBuffer(*buf);
 		report_corrupt(ins->index, "element slot missing during insert", id);
 	}
-	return (char *) PageGetItem(page, PageGetItemId(page, off));
+	return (char *) item;
 }
 
 static void finish_change(GenericXLogState *state, Buffer buf)
@@ -110,6 +115,7 @@ static uint32 place_record(Inserter *ins, const char *rec)
 			Buffer buf = ReadBuffer(index, b);
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 			Page page = BufferGetPage(buf);
+			verify_page(index, sh, b, page, &nblocks, 0);  // its records are read and rewritten below
 			if (!PageIsNew(page) && page_opaque(page)->kind == kPageElement) {
 				OffsetNumber max = PageGetMaxOffsetNumber(page);
 				for (OffsetNumber off = 1; off <= max; off++) {
@@ -137,6 +143,8 @@ static uint32 place_record(Inserter *ins, const char *rec)
 			Buffer buf = ReadBuffer(index, last);
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 			Page page = BufferGetPage(buf);
+			BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+			verify_page(index, sh, last, page, &nblocks, kPageElement);
 			OffsetNumber max = PageGetMaxOffsetNumber(page);
 			if (max < sh.per_page && PageGetFreeSpace(page) >= MAXALIGN(sh.record_size)) {
 				GenericXLogState *state = GenericXLogStart(index);
@@ -200,6 +208,8 @@ static void place_upper(Inserter *ins, const char *item, size_t size, BlockNumbe
 	if (last != kInvalidBlock) {
 		Buffer buf = ReadBuffer(index, last);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+		verify_page(index, ins->sh, last, BufferGetPage(buf), &nblocks, kPageUpper);
 		if (PageGetFreeSpace(BufferGetPage(buf)) >= MAXALIGN(size)) {
 			GenericXLogState *state = GenericXLogStart(index);
 			Page page = GenericXLogRegisterBuffer(state, buf, 0);

@@ -71,23 +71,11 @@ void read_shape(Relation index, IndexShape *shape)
 {
 	Buffer buf = ReadBuffer(index, kMetaBlock);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	Page page = BufferGetPage(buf);
 	MetaPageData meta;
-	bool kind_ok = !PageIsNew(page) && page_opaque(page)->kind == kPageMeta;
-	if (kind_ok)
-		memcpy(&meta, page_meta(page), sizeof(meta));
+	// Ranges against the index length are left to the readers (they know it already).
+	verify_meta(index, BufferGetPage(buf), InvalidBlockNumber, &meta);
 	UnlockReleaseBuffer(buf);
-	if (!kind_ok || meta.magic != kMagic)
-		report_corrupt(index, "bad metapage", 0);
-	if (meta.version != kFormatVersion)
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						errmsg("hnsw index \"%s\" has on-disk format version %u, this prism reads version %u",
-							   RelationGetRelationName(index), meta.version, kFormatVersion),
-						errhint("REINDEX the index.")));
 	shape_from_meta(&meta, shape);
-	ElementLayout l = layout_for(shape->m, shape->dims);
-	if (meta.per_page != l.per_page || meta.span != l.span || meta.dims < 1 || meta.m < kMinM)
-		report_corrupt(index, "metapage layout does not match its dimensions", 0);
 }
 
 // Replaces the level-`level` (>= 1) links of element `id`, whose upper item (for an element of
@@ -102,13 +90,15 @@ void write_upper_links(Relation index, BufferAccessStrategy strategy, uint32 id,
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 	GenericXLogState *state = GenericXLogStart(index);
 	Page page = GenericXLogRegisterBuffer(state, buf, 0);
-	if (page_opaque(page)->kind != kPageUpper || uoff < 1 || uoff > PageGetMaxOffsetNumber(page) ||
-		ItemIdGetLength(PageGetItemId(page, uoff)) != upper_item_size(m, elevel)) {
+	const unsigned char *raw = (const unsigned char *) page;
+	char *up = NULL;
+	if (!pg_page::is_new(raw) && pg_page::kind(raw) == kPageUpper && uoff >= 1 && uoff <= pg_page::item_count(raw))
+		up = (char *) pg_page::item_at(raw, uoff, upper_item_size(m, elevel));
+	if (up == NULL) {
 		GenericXLogAbort(state);
 		UnlockReleaseBuffer(buf);
 		report_corrupt(index, "bad upper link item", id);
 	}
-	char *up = (char *) PageGetItem(page, PageGetItemId(page, uoff));
 	uint16 *counts = (uint16 *) up;
 	uint32 *dst = (uint32 *) (up + ((sizeof(uint16) * elevel + 3) & ~size_t(3)));
 	memcpy(dst + (size_t) (level - 1) * m, links, sizeof(uint32) * n);

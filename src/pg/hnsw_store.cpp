@@ -112,29 +112,20 @@ static const char *lock_element(PgStore *s, uint32 id, Locked *l)
 	l->buf = pin_block(s, block);
 	lock_shared(s, l);
 	// The checks below read only the page header, the line pointer and the record header (the
-	// cache lines the visit needs anyway); the page-kind word at the end of the page is
-	// consulted only when they fail, to word the error.
-	Page page = BufferGetPage(l->buf);
-	OffsetNumber off = id_slot(id, sh->per_page) + 1;
-	if (PageIsNew(page) || off > PageGetMaxOffsetNumber(page)) {
-		if (!PageIsNew(page) && page_opaque(page)->kind == kPageElement)
+	// cache lines the visit needs anyway): the invariants of the page checker for this record.
+	// The page-kind word at the end of the page is consulted only when they fail, to word the
+	// error (from the whole page, under the lock: the ERROR releases it).
+	const unsigned char *page = (const unsigned char *) BufferGetPage(l->buf);
+	uint32 off = id_slot(id, sh->per_page) + 1;
+	if (pg_page::is_new(page) || off > pg_page::item_count(page)) {
+		if (!pg_page::is_new(page) && pg_page::kind(page) == kPageElement)
 			return NULL;  // slot not written yet
-		unlock(*l);
-		report_corrupt(s->index, "element id points to a page that holds no elements", id);
+		report_bad_record(s->index, *sh, block, (Page) page, id, "element id points to a page that holds no elements");
 	}
-	ItemId iid = PageGetItemId(page, off);
-	size_t expect = sh->span > 1 ? sh->chunk : sh->record_size;
-	if (!ItemIdIsUsed(iid) || ItemIdGetLength(iid) != expect || ItemIdGetOffset(iid) + expect > BLCKSZ) {
-		unlock(*l);
-		report_corrupt(s->index, "element item has the wrong size", id);
-	}
-	const ElementHeader *h = (const ElementHeader *) PageGetItem(page, iid);
-	if (h->flags > kElementDuplicate || h->level > kMaxLevel || h->n_links0 > 2 * sh->m ||
-		h->n_tids > kHeapTidsPerElement) {
-		unlock(*l);
-		report_corrupt(s->index, "element header is invalid", id);
-	}
-	return (const char *) h;
+	const unsigned char *rec = pg_page::item_at(page, off, sh->span > 1 ? sh->chunk : sh->record_size);
+	if (rec == NULL || element_header_fault(*(const ElementHeader *) rec, sh->m) != NULL)
+		report_bad_record(s->index, *sh, block, (Page) page, id, "element record is invalid");
+	return (const char *) rec;
 }
 
 // Copies the vector of a record that spans pages into s->scratch (first chunk is locked).
@@ -149,16 +140,28 @@ static const float *gather_vector(PgStore *s, uint32 id, const char *item)
 	size_t copied = first;
 	for (uint32 p = 1; copied < total; p++) {
 		Locked l;
+		if (id_block(id, sh->per_page) + p >= s->nblocks &&
+			(s->nblocks = RelationGetNumberOfBlocks(s->index)) <= id_block(id, sh->per_page) + p) {
+			char what[100];
+			snprintf(what, sizeof(what), "the record of element %u continues past the end of the index", id);
+			report_corrupt_page(s->index, id_block(id, sh->per_page), what);
+		}
 		l.buf = pin_block(s, id_block(id, sh->per_page) + p);
 		lock_shared(s, &l);
-		Page page = BufferGetPage(l.buf);
-		if (PageIsNew(page) || page_opaque(page)->kind != kPageContinuation || PageGetMaxOffsetNumber(page) < 1) {
-			unlock(l);
-			report_corrupt(s->index, "missing continuation page", id);
+		BlockNumber b = id_block(id, sh->per_page) + p;
+		const unsigned char *page = (const unsigned char *) BufferGetPage(l.buf);
+		// Every chunk but the record's last is `chunk` bytes.
+		size_t want = Min((size_t) sh->chunk, (size_t) sh->record_size - (size_t) p * sh->chunk);
+		const unsigned char *part = NULL;
+		if (!pg_page::is_new(page) && pg_page::kind(page) == kPageContinuation && pg_page::item_count(page) == 1)
+			part = pg_page::item_at(page, 1, want);
+		if (part == NULL) {
+			BlockNumber nblocks = RelationGetNumberOfBlocks(s->index);
+			verify_page(s->index, *sh, b, (Page) page, &nblocks, kPageContinuation);
+			report_bad_record(s->index, *sh, b, (Page) page, id, "continuation item has the wrong size");
 		}
-		ItemId iid = PageGetItemId(page, 1);
-		size_t n = Min(total - copied, (size_t) ItemIdGetLength(iid));
-		memcpy(dst + copied, PageGetItem(page, iid), n);
+		size_t n = Min(total - copied, want);
+		memcpy(dst + copied, part, n);
 		copied += n;
 		unlock(l);
 	}
@@ -244,6 +247,29 @@ uint8_t PgStore::vector_flags(uint32_t id, float *out)
 	return flags;
 }
 
+// Ids handed out by links() lie inside the index (searches index visited sets with them); one
+// past the known length is re-checked against a fresh one before the page is reported.
+static void check_link_ids(PgStore *s, BlockNumber block, Page page, const uint32 *ids, int n)
+{
+	const IndexShape *sh = s->shape;
+	bool bad = false;
+	for (int i = 0; i < n; i++)
+		bad |= !id_in_range(ids[i], sh->per_page, s->nblocks);
+	if (likely(!bad))
+		return;
+	s->nblocks = RelationGetNumberOfBlocks(s->index);
+	for (int i = 0; i < n; i++)
+		if (!id_in_range(ids[i], sh->per_page, s->nblocks)) {
+			PageCheck c;
+			BlockNumber nblocks = s->nblocks;
+			if (!check_index_page(s->index, *sh, block, page, &nblocks, &c))
+				report_corrupt_page(s->index, block, c.what);
+			char what[120];
+			snprintf(what, sizeof(what), "a link to element %u, beyond the %u blocks of the index", ids[i], s->nblocks);
+			report_corrupt_page(s->index, block, what);
+		}
+}
+
 int PgStore::links(uint32_t id, int level, uint32_t *out)
 {
 	Locked l;
@@ -257,28 +283,38 @@ int PgStore::links(uint32_t id, int level, uint32_t *out)
 	if (h->flags == kElementFree || h->flags == kElementDuplicate || level > h->level) {
 		n = 0;
 	} else if (level == 0) {
-		n = Min((int) h->n_links0, max_links(shape->m, 0));
+		n = h->n_links0;  // <= 2 * m: lock_element checked the header
 		memcpy(out, item + links0_offset(), sizeof(uint32) * n);
+		check_link_ids(this, id_block(id, shape->per_page), BufferGetPage(l.buf), out, n);
 	} else {
 		BlockNumber ub = h->upper_block;
 		OffsetNumber uoff = h->upper_offset;
 		int elevel = h->level;
 		unlock(l);
-		if (ub >= nblocks && (nblocks = RelationGetNumberOfBlocks(index)) <= ub)
-			report_corrupt(index, "upper links beyond the end of the index", id);
+		if (ub == kMetaBlock || (ub >= nblocks && (nblocks = RelationGetNumberOfBlocks(index)) <= ub)) {
+			char what[120];
+			snprintf(what, sizeof(what), "element %u has its upper links at block %u, the index has %u blocks", id, ub,
+					 nblocks);
+			report_corrupt_page(index, id_block(id, shape->per_page), what);
+		}
 		l.buf = pin_block(this, ub);
 		lock_shared(this, &l);
-		Page page = BufferGetPage(l.buf);
-		if (PageIsNew(page) || page_opaque(page)->kind != kPageUpper || uoff < 1 || uoff > PageGetMaxOffsetNumber(page) ||
-			ItemIdGetLength(PageGetItemId(page, uoff)) != upper_item_size(shape->m, elevel)) {
-			unlock(l);
-			report_corrupt(index, "bad upper link item", id);
+		const unsigned char *page = (const unsigned char *) BufferGetPage(l.buf);
+		const unsigned char *up = NULL;
+		if (!pg_page::is_new(page) && pg_page::kind(page) == kPageUpper && uoff >= 1 && uoff <= pg_page::item_count(page))
+			up = pg_page::item_at(page, uoff, upper_item_size(shape->m, elevel));
+		uint16 count = 0;
+		if (up != NULL)
+			memcpy(&count, up + sizeof(uint16) * (level - 1), sizeof(count));
+		if (up == NULL || count > shape->m) {
+			BlockNumber nb = nblocks;
+			verify_page(index, *shape, ub, (Page) page, &nb, kPageUpper);
+			report_bad_record(index, *shape, ub, (Page) page, id, "upper links item does not match its element");
 		}
-		const char *up = (const char *) PageGetItem(page, PageGetItemId(page, uoff));
-		const uint16 *counts = (const uint16 *) up;
 		const uint32 *links = (const uint32 *) (up + ((sizeof(uint16) * elevel + 3) & ~size_t(3)));
-		n = Min((int) counts[level - 1], shape->m);
+		n = count;
 		memcpy(out, links + (size_t) (level - 1) * shape->m, sizeof(uint32) * n);
+		check_link_ids(this, ub, (Page) page, out, n);
 	}
 	unlock(l);
 	return n;

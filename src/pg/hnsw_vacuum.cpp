@@ -84,6 +84,9 @@ static IndexBulkDeleteResult *bulkdelete_impl(IndexVacuumInfo *info, IndexBulkDe
 		Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, b, RBM_NORMAL, info->strategy);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		Page page = BufferGetPage(buf);
+		// Every page once, before its records are read and rewritten (the second pass below
+		// reads the same pages, unchanged but for this pass's own writes: we hold the writer lock).
+		verify_page(index, sh, b, page, &nblocks, 0);
 		if (PageIsNew(page) || page_opaque(page)->kind != kPageElement) {
 			UnlockReleaseBuffer(buf);
 			continue;
@@ -259,16 +262,18 @@ static void read_pass(Cleanup *c)
 		Buffer buf = ReadBufferExtended(c->index, MAIN_FORKNUM, b, RBM_NORMAL, c->strategy);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		Page page = BufferGetPage(buf);
+		// Every page once per pass: repair and freeing trust what this pass read.
+		BlockNumber nblocks = c->nblocks;
+		verify_page(c->index, sh, b, page, &nblocks, 0);
 		if (PageIsNew(page) || page_opaque(page)->kind != kPageElement) {
 			UnlockReleaseBuffer(buf);
 			continue;
 		}
 		OffsetNumber max = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
-			ItemId iid = PageGetItemId(page, off);
-			if (!ItemIdIsUsed(iid) || ItemIdGetLength(iid) != expect)
-				continue;  // stays kNoSlot: links to it are dropped by the repair
-			const ElementHeader *h = (const ElementHeader *) PageGetItem(page, iid);
+			const ElementHeader *h = (const ElementHeader *) pg_page::item_at((const unsigned char *) page, off, expect);
+			if (h == NULL)
+				continue;  // not reached: verify_page checked every item
 			uint32 id = make_id(b, off - 1, sh.per_page);
 			c->flags[id] = h->flags;
 			c->level[id] = h->level;
@@ -364,14 +369,16 @@ static char *begin_change(Cleanup *c, uint32 id, Buffer *buf, GenericXLogState *
 	*state = GenericXLogStart(c->index);
 	Page page = GenericXLogRegisterBuffer(*state, *buf, 0);
 	OffsetNumber off = id_slot(id, sh.per_page) + 1;
-	size_t expect = sh.span > 1 ? sh.chunk : sh.record_size;
-	if (page_opaque(page)->kind != kPageElement || off > PageGetMaxOffsetNumber(page) ||
-		ItemIdGetLength(PageGetItemId(page, off)) != expect) {
+	const unsigned char *raw = (const unsigned char *) page;
+	const unsigned char *item = NULL;
+	if (!pg_page::is_new(raw) && pg_page::kind(raw) == kPageElement && off <= pg_page::item_count(raw))
+		item = pg_page::item_at(raw, off, sh.span > 1 ? sh.chunk : sh.record_size);
+	if (item == NULL) {
 		GenericXLogAbort(*state);
 		UnlockReleaseBuffer(*buf);
 		return NULL;
 	}
-	return (char *) PageGetItem(page, PageGetItemId(page, off));
+	return (char *) item;
 }
 
 // Replaces the level-`level` list of element `id` (one WAL record: the element page for level
@@ -410,10 +417,13 @@ static bool read_header(Cleanup *c, uint32 id, ElementHeader *h)
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	Page page = BufferGetPage(buf);
 	OffsetNumber off = id_slot(id, sh.per_page) + 1;
-	bool ok = !PageIsNew(page) && page_opaque(page)->kind == kPageElement && off <= PageGetMaxOffsetNumber(page) &&
-			  ItemIdGetLength(PageGetItemId(page, off)) == (sh.span > 1 ? sh.chunk : sh.record_size);
+	const unsigned char *raw = (const unsigned char *) page;
+	const unsigned char *item = NULL;
+	if (!pg_page::is_new(raw) && pg_page::kind(raw) == kPageElement && off <= pg_page::item_count(raw))
+		item = pg_page::item_at(raw, off, sh.span > 1 ? sh.chunk : sh.record_size);
+	bool ok = item != NULL && element_header_fault(*(const ElementHeader *) item, sh.m) == NULL;
 	if (ok)
-		memcpy(h, PageGetItem(page, PageGetItemId(page, off)), sizeof(ElementHeader));
+		memcpy(h, item, sizeof(ElementHeader));
 	UnlockReleaseBuffer(buf);
 	return ok;
 }
@@ -699,10 +709,9 @@ static void free_slots(Cleanup *c)
 		int n = 0;
 		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
 			uint32 id = first + off - 1;
-			ItemId iid = PageGetItemId(page, off);
-			if (!is_freeable(c, id) || ItemIdGetLength(iid) != expect)
+			ElementHeader *h = (ElementHeader *) pg_page::item_at((const unsigned char *) page, off, expect);
+			if (!is_freeable(c, id) || h == NULL)
 				continue;
-			ElementHeader *h = (ElementHeader *) PageGetItem(page, iid);
 			if (h->flags != c->flags[id])
 				continue;
 			h->flags = kElementFree;
