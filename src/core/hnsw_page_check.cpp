@@ -91,12 +91,18 @@ uint32_t check_item(const unsigned char *page, uint32_t off, size_t len, PageChe
 	return fail(out, off, "item %u is unusable", off), 0;  // not reached: the tests above cover item_at
 }
 
-bool check_id(const Checker &c, uint16_t item, uint32_t id, const char *what)
+// `what`/`level`/`index` name the reference for the message: level < 0 is the duplicate chain.
+bool check_id(const Checker &c, uint16_t item, uint32_t id, int level, int index)
 {
 	const PageShape &s = *c.shape;
 	if (id_in_range(id, s.per_page, s.nblocks))
 		return true;
-	c.out->beyond_end = id >= s.per_page;
+	char what[48];
+	if (level < 0)
+		snprintf(what, sizeof(what), "the next duplicate record");
+	else
+		snprintf(what, sizeof(what), "level-%d link %d", level, index);
+	c.out->beyond_end = id >= s.per_page && id != kInvalidId;
 	if (id < s.per_page)
 		return fail(c.out, item, "item %u: %s is element %u, which would lie on the metapage", item, what, id);
 	return fail(c.out, item, "item %u: %s is element %u, beyond the %u blocks of the index", item, what, id,
@@ -118,7 +124,7 @@ bool check_element_item(const Checker &c, uint16_t item, const unsigned char *re
 		if (h.tids[i].offset == 0 || h.tids[i].offset > kMaxOffsetNumber)
 			return fail(c.out, item, "item %u: heap tid %d has the offset %u", item, i, h.tids[i].offset);
 	if (h.dup_next != kInvalidId) {
-		if (!check_id(c, item, h.dup_next, "the next duplicate record"))
+		if (!check_id(c, item, h.dup_next, -1, 0))
 			return false;
 		if (h.dup_next == self)
 			return fail(c.out, item, "item %u: the duplicate chain points to the record itself", item);
@@ -126,14 +132,14 @@ bool check_element_item(const Checker &c, uint16_t item, const unsigned char *re
 	if (h.flags == kElementDuplicate)
 		return true;
 	// Live or deleted: a graph node (deleted ones stay traversable until vacuum frees them).
-	for (int i = 0; i < h.n_links0; i++) {
-		uint32_t id;
-		memcpy(&id, rec + links0_offset() + sizeof(uint32_t) * i, sizeof(id));
-		char what[40];
-		snprintf(what, sizeof(what), "level-0 link %d", i);
-		if (!check_id(c, item, id, what))
+	uint32_t links[2 * kMaxM];
+	memcpy(links, rec + links0_offset(), sizeof(uint32_t) * h.n_links0);
+	bool bad = false;
+	for (int i = 0; i < h.n_links0; i++)
+		bad |= !id_in_range(links[i], s.per_page, s.nblocks);
+	for (int i = 0; bad && i < h.n_links0; i++)
+		if (!check_id(c, item, links[i], 0, i))
 			return false;
-	}
 	if (h.level > 0) {
 		if (h.upper_block == 0 || h.upper_block >= s.nblocks || h.upper_block == c.blkno) {
 			c.out->beyond_end = h.upper_block != 0 && h.upper_block >= s.nblocks && h.upper_block != kInvalidBlock;
@@ -161,9 +167,7 @@ bool check_upper_item(const Checker &c, uint16_t item, const unsigned char *up, 
 		for (int i = 0; i < n; i++) {
 			uint32_t id;
 			memcpy(&id, up + links + sizeof(uint32_t) * ((size_t) (l - 1) * s.m + i), sizeof(id));
-			char what[40];
-			snprintf(what, sizeof(what), "level-%d link %d", l, i);
-			if (!check_id(c, item, id, what))
+			if (!check_id(c, item, id, l, i))
 				return false;
 		}
 	}
