@@ -86,6 +86,8 @@ void greedy_descend(Store &s, const float *q, Candidate &ep, int from_level, int
 		while (changed) {
 			changed = false;
 			int n = s.links(ep.id, level, link_buf);
+			for (int i = 0; i < n; i++)	 // overlap the memory loads, as in search_layer
+				s.prefetch(link_buf[i]);
 			for (int i = 0; i < n; i++) {
 				uint8_t flags;
 				float d = s.distance(link_buf[i], q, &flags);
