@@ -6,13 +6,13 @@
 # recovery: the index answers queries, prism.index_check finds no problem, and every committed
 # row is found first by an index scan for its own vector. At the end, recall@10 of the crashed
 # index is within 0.02 of a fresh build on the same rows.
-# Kill points: 3 (LONG=1: 8, or CRASH_ROUNDS=n). Uses test/lib.sh (PG_BIN); makes its own cluster.
+# Kill points: 5 (LONG=1: 12, or CRASH_ROUNDS=n). Uses test/lib.sh (PG_BIN); makes its own cluster.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib.sh"
 . "$HERE/hnsw_lib.bash"
 
-ROUNDS=${CRASH_ROUNDS:-$([ "${LONG:-0}" = 1 ] && echo 8 || echo 3)}
+ROUNDS=${CRASH_ROUNDS:-$([ "${LONG:-0}" = 1 ] && echo 12 || echo 5)}
 CLIENTS=4
 DIMS=32
 DB=postgres

@@ -5,13 +5,13 @@
 # of nearest-neighbour queries (for l2 and cosine indexes). Then rounds of DELETE / VACUUM /
 # INSERT on the primary, compared again after each, with prism.index_check on the standby. At
 # last the standby is promoted: it must answer the same queries and accept inserts, which its
-# index finds. Rounds: 5 (LONG=1: 10, or REPLICA_ROUNDS=n). Uses test/lib.sh; own clusters.
+# index finds. Rounds: 10 (LONG=1: 20, or REPLICA_ROUNDS=n). Uses test/lib.sh; own clusters.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib.sh"
 . "$HERE/hnsw_lib.bash"
 
-ROUNDS=${REPLICA_ROUNDS:-$([ "${LONG:-0}" = 1 ] && echo 10 || echo 5)}
+ROUNDS=${REPLICA_ROUNDS:-$([ "${LONG:-0}" = 1 ] && echo 20 || echo 10)}
 DIMS=24
 DB=postgres
 
