@@ -21,7 +21,9 @@ extern "C" {
 #include "catalog/pg_class.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/bufpage.h"
 #include "storage/lmgr.h"
+#include "storage/smgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -107,10 +109,26 @@ static void report(Walk *w, const char *problem, int64 element, const char *fmt,
 	tuplestore_putvalues(w->out, w->desc, values, nulls);
 }
 
-static void copy_page(Walk *w, BlockNumber b, char *dst)
+// Copies block b. A page Postgres would refuse to read (a broken header or checksum: ReadBuffer
+// ERRORs with "invalid page") is copied as zeros instead, and listed when `list` is set, so
+// the walk goes on. Only a page not in shared buffers is read from disk, so only then is the
+// disk copy checked first, the way ReadBuffer would.
+static void copy_page(Walk *w, BlockNumber b, char *dst, bool list)
 {
 	CHECK_FOR_INTERRUPTS();
-	Buffer buf = ReadBufferExtended(w->rel, MAIN_FORKNUM, b, RBM_NORMAL, w->strategy);
+	// A buffer that holds the page is valid (ReadRecentBuffer checks); one left by a failed
+	// read is not, and ReadBuffer would read the disk again.
+	Buffer buf = PrefetchBuffer(w->rel, MAIN_FORKNUM, b).recent_buffer;
+	if (!BufferIsValid(buf) || !ReadRecentBuffer(w->rel->rd_node, MAIN_FORKNUM, b, buf)) {
+		smgrread(RelationGetSmgr(w->rel), MAIN_FORKNUM, b, dst);
+		if (!PageIsVerifiedExtended((Page) dst, b, 0)) {
+			if (list)
+				report(w, "unreadable page", -1, "block %u: the page header or checksum is invalid (Postgres refuses to read it)", b);
+			memset(dst, 0, BLCKSZ);
+			return;
+		}
+		buf = ReadBufferExtended(w->rel, MAIN_FORKNUM, b, RBM_NORMAL, w->strategy);
+	}
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	memcpy(dst, BufferGetPage(buf), BLCKSZ);
 	UnlockReleaseBuffer(buf);
@@ -185,7 +203,7 @@ static bool check_meta(Walk *w)
 		report(w, "missing metapage", -1, "the index has no pages");
 		return false;
 	}
-	copy_page(w, kMetaBlock, w->page);
+	copy_page(w, kMetaBlock, w->page, true);
 	const char *why = "";
 	int kind = page_kind(w->page, &why);
 	if (kind != kPageMeta) {
@@ -240,7 +258,7 @@ static void scan_headers(Walk *w)
 	const IndexShape &sh = w->sh;
 	PageShape ps = page_shape(sh, w->nblocks);
 	for (BlockNumber b = 1; b < w->nblocks; b++) {
-		copy_page(w, b, w->page);
+		copy_page(w, b, w->page, true);
 		// The readers' page checker first: what it finds makes scans, inserts and vacuum ERROR.
 		// The finer checks below still run (they read the copy safely) and may list more.
 		if (w->out) {
@@ -344,7 +362,7 @@ static void check_upper(Walk *w, uint32 id, const ElementHeader &h)
 		return;
 	}
 	if (w->upper_block != h.upper_block) {
-		copy_page(w, h.upper_block, w->upper_page);
+		copy_page(w, h.upper_block, w->upper_page, false);
 		w->upper_block = h.upper_block;
 	}
 	const char *why = "";
@@ -397,7 +415,7 @@ static bool gather_vector(Walk *w, uint32 id, BlockNumber b, const char *item)
 			report(w, "missing continuation page", id, "block %u is beyond the end of the index", b + p);
 			return false;
 		}
-		copy_page(w, b + p, cont);
+		copy_page(w, b + p, cont, false);
 		if (page_kind(cont, &why) != kPageContinuation) {
 			report(w, "missing continuation page", id, "block %u is not a continuation page", b + p);
 			return false;
@@ -418,7 +436,7 @@ static void check_elements(Walk *w)
 {
 	const IndexShape &sh = w->sh;
 	for (BlockNumber b = 1; b < w->nblocks; b++) {
-		copy_page(w, b, w->page);
+		copy_page(w, b, w->page, false);
 		const char *why = "";
 		if (page_kind(w->page, &why) != kPageElement)
 			continue;
