@@ -6,6 +6,7 @@
 #   rand   random bytes over the item area of the entry point's element page
 #   link   the entry point's upper links name an element beyond the end of the index
 #   trunc  the entry point's line pointer claims a shorter item
+#   lpoff  the entry point's line pointer places the item past the end of the page
 #   meta   the metapage's magic number
 #   span   a record spanning two pages (2,100 dims): its continuation item is truncated
 #   page   the whole entry point page, header included, is random (Postgres itself rejects
@@ -21,7 +22,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/hnsw_lib.bash"
 
 DB=postgres
-CASES="rand link trunc meta span page"
+CASES="rand link trunc lpoff meta span page"
 W=$(mktemp -d "${TMPDIR:-/tmp}/prism-corrupt.XXXXXX")
 cleanup() {
 	cluster_destroy_all
@@ -109,6 +110,10 @@ for c in $CASES; do
 	trunc)
 		w=$(bin get32 "$f" $((b * 8192 + 24 + 4 * s)))
 		bin put32 "$f" $((b * 8192 + 24 + 4 * s)) $(((w & 0x1ffff) | ((ilen - 16) << 17)))
+		BLOCK[$c]=$b ;;
+	lpoff) # aligned, right length, but running past the special space into the next block
+		w=$(bin get32 "$f" $((b * 8192 + 24 + 4 * s)))
+		bin put32 "$f" $((b * 8192 + 24 + 4 * s)) $(((w & ~0x7fff) | 8176))
 		BLOCK[$c]=$b ;;
 	meta)
 		bin put32 "$f" 24 3735928559
