@@ -141,7 +141,15 @@ Decimal split_scientific(const char *s)
 	for (; *s != 'e'; s++)
 		if (*s != '.' && d.nd < sizeof(d.digits))
 			d.digits[d.nd++] = *s;
-	d.exp = std::atoi(s + 1);
+	// the exponent: 'e', a sign, digits (std::atoi's strtol measured ~8% of vector_out)
+	const char *e = s + 1;
+	bool negative = *e == '-';
+	if (*e == '-' || *e == '+')
+		e++;
+	int x = 0;
+	while (*e >= '0' && *e <= '9')
+		x = x * 10 + (*e++ - '0');
+	d.exp = negative ? -x : x;
 	// Precision-limited output may end in zeros; they carry no information.
 	while (d.nd > 1 && d.digits[d.nd - 1] == '0')
 		d.nd--;
@@ -189,10 +197,25 @@ bool on_rounding_boundary(const Decimal &d, float value)
 		return false;
 	float up = std::nextafter(a, std::numeric_limits<float>::infinity());
 	float down = std::nextafter(a, 0.0f);
+	double mid_up = (static_cast<double>(a) + up) / 2, mid_down = (static_cast<double>(a) + down) / 2;
+	// Cheap rejection first (the exact test below dominated vector_out): the digits (< 10^16)
+	// and 10^|k| (|k| <= 22) are exact doubles, so one correctly rounded multiply or divide
+	// gives exactly the midpoint whenever the decimal equals it.
+	static const double kPow10[] = {1e0,  1e1,	1e2,  1e3,	1e4,  1e5,	1e6,  1e7,	1e8,  1e9,	1e10, 1e11,
+									1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+	int k = d.exp - static_cast<int>(d.nd) + 1;
+	if (k >= -22 && k <= 22) {
+		uint64_t m = 0;
+		for (size_t i = 0; i < d.nd; i++)
+			m = m * 10 + static_cast<uint64_t>(d.digits[i] - '0');
+		double dd = k >= 0 ? static_cast<double>(m) * kPow10[k] : static_cast<double>(m) / kPow10[-k];
+		if (dd != mid_down && !(std::isfinite(up) && dd == mid_up))
+			return false;
+	}
 	// Midpoints between floats are exact in double (25 significant bits).
-	if (std::isfinite(up) && decimal_equals(d, (static_cast<double>(a) + up) / 2))
+	if (std::isfinite(up) && decimal_equals(d, mid_up))
 		return true;
-	return decimal_equals(d, (static_cast<double>(a) + down) / 2);
+	return decimal_equals(d, mid_down);
 }
 
 bool round_trips(const Decimal &d, float value)
