@@ -9,6 +9,9 @@
 //
 // Element item: ElementHeader, heap TIDs, 2*m level-0 links, then the float4 vector (for cosine
 // the stored vector is normalized). Upper item: `level` uint16 counts then level * m links.
+// Upper items live in upper pages or, since version 2, after the per_page element slots of a
+// full element page (line pointers per_page+1...): the bulk build puts an element's upper links
+// on its own page when they fit, which saves the upper pages and a buffer visit per upper hop.
 // Changing any of this requires bumping kFormatVersion.
 #pragma once
 
@@ -21,7 +24,7 @@ namespace prism {
 namespace hnsw {
 
 constexpr uint32_t kMagic = 0x5052534d;	 // "PRSM"
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;
 constexpr uint32_t kInvalidId = 0xffffffffu;
 constexpr uint32_t kInvalidBlock = 0xffffffffu;
 constexpr int kMaxLevel = 16;		   // levels are capped so upper links fit one item
@@ -90,6 +93,11 @@ inline size_t upper_item_size(int m, int level)
 	return ((sizeof(uint16_t) * level + 3) & ~size_t(3)) + sizeof(uint32_t) * m * level;
 }
 inline int max_links(int m, int level) { return level == 0 ? 2 * m : m; }
+// Item `off` (1-based) of a page of `kind` may hold an upper links item.
+inline bool upper_item_home(uint16_t kind, uint32_t off, uint32_t per_page)
+{
+	return kind == kPageUpper || (kind == kPageElement && off > per_page);
+}
 
 // Layout of element records for a given usable item space per page.
 struct ElementLayout {

@@ -141,7 +141,7 @@ bool check_element_item(const Checker &c, uint16_t item, const unsigned char *re
 		if (!check_id(c, item, links[i], 0, i))
 			return false;
 	if (h.level > 0) {
-		if (h.upper_block == 0 || h.upper_block >= s.nblocks || h.upper_block == c.blkno) {
+		if (h.upper_block == 0 || h.upper_block >= s.nblocks || (h.upper_block == c.blkno && h.upper_offset <= s.per_page)) {
 			c.out->beyond_end = h.upper_block != 0 && h.upper_block >= s.nblocks && h.upper_block != kInvalidBlock;
 			return fail(c.out, item, "item %u: element of level %u has its upper links at block %u (the index has %u blocks)",
 						item, h.level, h.upper_block, s.nblocks);
@@ -290,12 +290,19 @@ PageCheck check_page(const void *page_, uint32_t blkno, const PageShape &shape)
 	uint32_t n = item_count(page);
 	switch (out.kind) {
 	case kPageElement: {
-		if (n > shape.per_page) {
+		// per_page element slots, then (full single-page-record pages only) upper items
+		if (n > shape.per_page && shape.span > 1) {
 			fail(&out, 0, "element page with %u items, at most %u fit", n, shape.per_page);
 			return out;
 		}
 		size_t len = shape.span > 1 ? shape.chunk : shape.record_size;
 		for (uint32_t off = 1; off <= n; off++) {
+			if (off > shape.per_page) {
+				uint32_t at = check_item(page, off, 0, &out);
+				if (at == 0 || !check_upper_item(c, (uint16_t) off, page + at, line_pointer(page, off).len))
+					return out;
+				continue;
+			}
 			uint32_t at = check_item(page, off, len, &out);
 			if (at == 0 || !check_element_item(c, (uint16_t) off, page + at))
 				return out;

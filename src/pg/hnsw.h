@@ -77,7 +77,7 @@ void fill_shape_layout(IndexShape *shape);
 [[noreturn]] void report_corrupt(Relation index, const char *what, uint32 id);
 float metric_distance(const IndexShape &shape, const float *a, const float *b);
 void write_upper_links(Relation index, BufferAccessStrategy strategy, uint32 id, BlockNumber ub,
-					   OffsetNumber uoff, int elevel, int m, int level, const uint32 *links, int n);
+					   OffsetNumber uoff, int elevel, const IndexShape &sh, int level, const uint32 *links, int n);
 void normalize_vector(float *v, int dims);
 // Copies a heap vector datum into `out` (normalized for cosine); false if it is not indexed.
 bool prepare_vector(const IndexShape &sh, Datum value, float *out);

@@ -217,9 +217,15 @@ static void write_graph(BuildState *bs)
 	BlockNumber element_blocks = span > 1 ? records * span : (records + per_page - 1) / per_page;
 	BlockNumber first_upper = 1 + element_blocks;
 
-	// Place upper items (levels >= 1) into upper pages.
+	// Place upper items (levels >= 1): on their element's own page when it ends up full and
+	// has room after its per_page records (no upper page to visit, fewer pages), else into
+	// upper pages after the element pages.
 	uint32 *upper_block = (uint32 *) palloc_extended(sizeof(uint32) * (n ? n : 1), MCXT_ALLOC_HUGE);
 	uint16 *upper_off = (uint16 *) palloc_extended(sizeof(uint16) * (n ? n : 1), MCXT_ALLOC_HUGE);
+	size_t full_pages = span == 1 ? records / per_page : 0;
+	size_t page_room = span == 1 ? element_item_space() - per_page * (MAXALIGN(sh.record_size) + sizeof(ItemIdData)) : 0;
+	uint16 *page_room_used = (uint16 *) palloc_extended(sizeof(uint16) * (full_pages ? full_pages : 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	uint16 *page_uppers = (uint16 *) palloc_extended(sizeof(uint16) * (full_pages ? full_pages : 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	BlockNumber ub = first_upper;
 	size_t used = 0;
 	OffsetNumber uo = 0;
@@ -234,6 +240,13 @@ static void write_graph(BuildState *bs)
 			continue;
 		}
 		size_t need = MAXALIGN(upper_item_size(sh.m, level)) + sizeof(ItemIdData);
+		size_t home = j / per_page;	 // record j's page, less one (span == 1)
+		if (home < full_pages && page_room_used[home] + need <= page_room) {
+			page_room_used[home] += need;
+			upper_block[j] = (uint32) (1 + home);
+			upper_off[j] = (uint16) (per_page + 1 + page_uppers[home]++);
+			continue;
+		}
 		if (!any_upper || used + need > element_item_space()) {
 			if (any_upper)
 				ub++;
@@ -259,6 +272,24 @@ static void write_graph(BuildState *bs)
 	meta->inserted = records;
 	MarkBufferDirty(mbuf);
 	UnlockReleaseBuffer(mbuf);
+
+	// The upper item of graph element j into `item`; returns its size.
+	char *uitem = (char *) palloc0(upper_item_size(sh.m, kMaxLevel));
+	auto fill_upper_item = [&](size_t j) -> size_t {
+		int level = builder_level(bs->builder, j);
+		size_t size = upper_item_size(sh.m, level);
+		memset(uitem, 0, size);
+		uint16 *counts = (uint16 *) uitem;
+		uint32 *links = (uint32 *) (uitem + ((sizeof(uint16) * level + 3) & ~size_t(3)));
+		for (int l = 1; l <= level; l++) {
+			const uint32 *src;
+			int nl = builder_links(bs->builder, j, l, &src);
+			counts[l - 1] = nl;
+			for (int i = 0; i < nl; i++)
+				links[(l - 1) * sh.m + i] = record_id(src[i]);
+		}
+		return size;
+	};
 
 	// Element pages.
 	char *rec = (char *) palloc0(sh.record_size);
@@ -322,6 +353,13 @@ static void write_graph(BuildState *bs)
 				buf = new_page(index, kPageElement);
 			}
 			add_item(index, BufferGetPage(buf), rec, sh.record_size, slot + 1);
+			size_t home = k / per_page;
+			if (slot == per_page - 1 && home < full_pages && page_uppers[home] > 0) {
+				// the page is full: its elements' upper items follow, in the order placed above
+				for (size_t j = home * per_page; j < Min((home + 1) * per_page, n); j++)
+					if (upper_block[j] == 1 + home)
+						add_item(index, BufferGetPage(buf), uitem, fill_upper_item(j), upper_off[j]);
+			}
 		} else {
 			size_t off = 0;
 			for (uint32 p = 0; p < span; p++) {
@@ -341,22 +379,10 @@ static void write_graph(BuildState *bs)
 
 	// Upper pages.
 	buf = InvalidBuffer;
-	char *uitem = (char *) palloc0(upper_item_size(sh.m, kMaxLevel));
 	for (size_t j = 0; j < n; j++) {
-		if (upper_block[j] == kInvalidBlock)
-			continue;
-		int level = builder_level(bs->builder, j);
-		size_t size = upper_item_size(sh.m, level);
-		memset(uitem, 0, size);
-		uint16 *counts = (uint16 *) uitem;
-		uint32 *links = (uint32 *) (uitem + ((sizeof(uint16) * level + 3) & ~size_t(3)));
-		for (int l = 1; l <= level; l++) {
-			const uint32 *src;
-			int nl = builder_links(bs->builder, j, l, &src);
-			counts[l - 1] = nl;
-			for (int i = 0; i < nl; i++)
-				links[(l - 1) * sh.m + i] = record_id(src[i]);
-		}
+		if (upper_block[j] == kInvalidBlock || upper_block[j] < first_upper)
+			continue;  // level 0, or on its element's page
+		size_t size = fill_upper_item(j);
 		if (!BufferIsValid(buf) || BufferGetBlockNumber(buf) != upper_block[j]) {
 			if (BufferIsValid(buf)) {
 				MarkBufferDirty(buf);

@@ -283,7 +283,7 @@ static void scan_headers(Walk *w)
 		if (kind != kPageElement)
 			continue;
 		OffsetNumber max = PageGetMaxOffsetNumber((Page) w->page);
-		if (max > sh.per_page)
+		if (max > sh.per_page && sh.span > 1)  // single-page records' pages hold upper items past per_page
 			report(w, "bad page", -1, "element page %u has %u items, at most %u fit", b, max, sh.per_page);
 		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
 			uint32 id = make_id(b, off - 1, sh.per_page);
@@ -366,8 +366,8 @@ static void check_upper(Walk *w, uint32 id, const ElementHeader &h)
 		w->upper_block = h.upper_block;
 	}
 	const char *why = "";
-	if (page_kind(w->upper_page, &why) != kPageUpper) {
-		report(w, "bad upper links", id, "block %u is not an upper page", h.upper_block);
+	if (!upper_item_home(page_kind(w->upper_page, &why), h.upper_offset, sh.per_page)) {
+		report(w, "bad upper links", id, "block %u item %u cannot hold upper links", h.upper_block, h.upper_offset);
 		return;
 	}
 	const char *item = page_item(w->upper_page, h.upper_offset, upper_item_size(sh.m, level), &why);

@@ -118,7 +118,7 @@ static uint32 place_record(Inserter *ins, const char *rec)
 			verify_page(index, sh, b, page, &nblocks, 0);  // its records are read and rewritten below
 			if (!PageIsNew(page) && page_opaque(page)->kind == kPageElement) {
 				OffsetNumber max = PageGetMaxOffsetNumber(page);
-				for (OffsetNumber off = 1; off <= max; off++) {
+				for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
 					ElementHeader *h = (ElementHeader *) PageGetItem(page, PageGetItemId(page, off));
 					if (h->flags != kElementFree)
 						continue;
@@ -248,7 +248,7 @@ static void write_links(Inserter *ins, uint32 id, int level, const uint32 *links
 	int elevel = h->level;
 	GenericXLogAbort(state);
 	UnlockReleaseBuffer(buf);
-	write_upper_links(ins->index, NULL, id, ub, uoff, elevel, ins->sh.m, level, links, n);
+	write_upper_links(ins->index, NULL, id, ub, uoff, elevel, ins->sh, level, links, n);
 }
 
 // Loads the vectors of `cands` into `vecs` (one record read each) and keeps only live

@@ -82,7 +82,7 @@ void read_shape(Relation index, IndexShape *shape)
 // `elevel` levels) is at (ub, uoff): one GenericXLog record on the upper page. The caller holds
 // the writer lock. Used by insert and vacuum.
 void write_upper_links(Relation index, BufferAccessStrategy strategy, uint32 id, BlockNumber ub,
-					   OffsetNumber uoff, int elevel, int m, int level, const uint32 *links, int n)
+					   OffsetNumber uoff, int elevel, const IndexShape &sh, int level, const uint32 *links, int n)
 {
 	if (ub == kMetaBlock || ub >= RelationGetNumberOfBlocks(index))
 		report_corrupt(index, "upper links beyond the end of the index", id);
@@ -92,8 +92,9 @@ void write_upper_links(Relation index, BufferAccessStrategy strategy, uint32 id,
 	Page page = GenericXLogRegisterBuffer(state, buf, 0);
 	const unsigned char *raw = (const unsigned char *) page;
 	char *up = NULL;
-	if (!pg_page::is_new(raw) && pg_page::kind(raw) == kPageUpper && uoff >= 1 && uoff <= pg_page::item_count(raw))
-		up = (char *) pg_page::item_at(raw, uoff, upper_item_size(m, elevel));
+	if (!pg_page::is_new(raw) && upper_item_home(pg_page::kind(raw), uoff, sh.per_page) && uoff >= 1 &&
+		uoff <= pg_page::item_count(raw))
+		up = (char *) pg_page::item_at(raw, uoff, upper_item_size(sh.m, elevel));
 	if (up == NULL) {
 		GenericXLogAbort(state);
 		UnlockReleaseBuffer(buf);
@@ -101,7 +102,7 @@ void write_upper_links(Relation index, BufferAccessStrategy strategy, uint32 id,
 	}
 	uint16 *counts = (uint16 *) up;
 	uint32 *dst = (uint32 *) (up + ((sizeof(uint16) * elevel + 3) & ~size_t(3)));
-	memcpy(dst + (size_t) (level - 1) * m, links, sizeof(uint32) * n);
+	memcpy(dst + (size_t) (level - 1) * sh.m, links, sizeof(uint32) * n);
 	counts[level - 1] = n;
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);

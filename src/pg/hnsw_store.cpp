@@ -315,25 +315,30 @@ int PgStore::links(uint32_t id, int level, uint32_t *out)
 		BlockNumber ub = h->upper_block;
 		OffsetNumber uoff = h->upper_offset;
 		int elevel = h->level;
-		unlock(l);
-		if (ub == kMetaBlock || (ub >= nblocks && (nblocks = RelationGetNumberOfBlocks(index)) <= ub)) {
-			char what[120];
-			snprintf(what, sizeof(what), "element %u has its upper links at block %u, the index has %u blocks", id, ub,
-					 nblocks);
-			report_corrupt_page(index, id_block(id, shape->per_page), what);
+		// Upper links on the element's own page (the bulk build puts them there when they fit)
+		// are read under the lock already held.
+		if (ub != id_block(id, shape->per_page)) {
+			unlock(l);
+			if (ub == kMetaBlock || (ub >= nblocks && (nblocks = RelationGetNumberOfBlocks(index)) <= ub)) {
+				char what[120];
+				snprintf(what, sizeof(what), "element %u has its upper links at block %u, the index has %u blocks", id,
+						 ub, nblocks);
+				report_corrupt_page(index, id_block(id, shape->per_page), what);
+			}
+			l.buf = pin_block(this, ub);
+			lock_shared(this, &l);
 		}
-		l.buf = pin_block(this, ub);
-		lock_shared(this, &l);
 		const unsigned char *page = (const unsigned char *) BufferGetPage(l.buf);
 		const unsigned char *up = NULL;
-		if (!pg_page::is_new(page) && pg_page::kind(page) == kPageUpper && uoff >= 1 && uoff <= pg_page::item_count(page))
+		uint16 kind = pg_page::is_new(page) ? 0 : pg_page::kind(page);
+		if (upper_item_home(kind, uoff, shape->per_page) && uoff >= 1 && uoff <= pg_page::item_count(page))
 			up = pg_page::item_at(page, uoff, upper_item_size(shape->m, elevel));
 		uint16 count = 0;
 		if (up != NULL)
 			memcpy(&count, up + sizeof(uint16) * (level - 1), sizeof(count));
 		if (up == NULL || count > shape->m) {
 			BlockNumber nb = nblocks;
-			verify_page(index, *shape, ub, (Page) page, &nb, kPageUpper);
+			verify_page(index, *shape, ub, (Page) page, &nb, kind == kPageElement ? kPageElement : kPageUpper);
 			report_bad_record(index, *shape, ub, (Page) page, id, "upper links item does not match its element");
 		}
 		const uint32 *links = (const uint32 *) (up + ((sizeof(uint16) * elevel + 3) & ~size_t(3)));

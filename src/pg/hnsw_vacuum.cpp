@@ -95,7 +95,7 @@ static IndexBulkDeleteResult *bulkdelete_impl(IndexVacuumInfo *info, IndexBulkDe
 		Page wpage = GenericXLogRegisterBuffer(state, buf, 0);
 		bool changed = false;
 		OffsetNumber max = PageGetMaxOffsetNumber(wpage);
-		for (OffsetNumber off = 1; off <= max; off++) {
+		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
 			ElementHeader *h = (ElementHeader *) PageGetItem(wpage, PageGetItemId(wpage, off));
 			if (h->flags != kElementLive && h->flags != kElementDuplicate)
 				continue;
@@ -138,7 +138,7 @@ static IndexBulkDeleteResult *bulkdelete_impl(IndexVacuumInfo *info, IndexBulkDe
 		OffsetNumber max = PageGetMaxOffsetNumber(page);
 		uint32 *empty = (uint32 *) palloc(sizeof(uint32) * (max + 1));
 		int n_empty = 0;
-		for (OffsetNumber off = 1; off <= max; off++) {
+		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
 			ElementHeader *h = (ElementHeader *) PageGetItem(page, PageGetItemId(page, off));
 			if (h->flags == kElementLive && h->n_tids == 0)
 				empty[n_empty++] = make_id(b, off - 1, sh.per_page);
@@ -403,7 +403,7 @@ static void write_list(Cleanup *c, uint32 id, int level, const uint32 *links, in
 	int elevel = h->level;
 	GenericXLogAbort(state);
 	UnlockReleaseBuffer(buf);
-	write_upper_links(c->index, c->strategy, id, ub, uoff, elevel, c->sh.m, level, links, n);
+	write_upper_links(c->index, c->strategy, id, ub, uoff, elevel, c->sh, level, links, n);
 }
 
 // Copies the header of element `id` from its page; false if there is no valid record there.

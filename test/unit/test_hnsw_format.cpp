@@ -24,7 +24,7 @@ static_assert(offsetof(ElementHeader, tids) == 20, "on-disk format");
 static_assert(sizeof(MetaPageData) == 56, "MetaPageData is on-disk format: bump kFormatVersion");
 static_assert(offsetof(MetaPageData, entry_point) == 28, "on-disk format");
 static_assert(offsetof(MetaPageData, inserted) == 48, "on-disk format");
-static_assert(kFormatVersion == 1, "format changed: update the sizes pinned in this file");
+static_assert(kFormatVersion == 2, "format changed: update the sizes pinned in this file");
 
 // A Postgres 8 KiB page as src/pg/hnsw_pages.cpp sees it: 24-byte page header, 8-byte special
 // space (PageOpaque), 4-byte line pointers; one item may take everything but its line pointer.

@@ -6,6 +6,8 @@
 // index writes its pages with Postgres' PageInit/PageAddItem, which core cannot call).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cstring>
 #include <random>
 #include <string>
@@ -150,19 +152,31 @@ std::vector<unsigned char> element_record(std::mt19937 &rng, const PageShape &s,
 	return rec;
 }
 
+void add_upper_items(Block &pg, std::mt19937 &rng, const PageShape &s);
+
+// Half of the full single-page-record element pages also carry upper items after their slots.
 void element_page(Block &pg, std::mt19937 &rng, const PageShape &s, uint32_t blkno, uint32_t upper_block)
 {
 	page_init(pg, kPageElement);
-	uint32_t n = s.span > 1 ? 1 : 1 + rng() % s.per_page;
+	bool with_upper = s.span == 1 && rng() % 2 == 0;
+	uint32_t n = s.span > 1 ? 1 : with_upper ? s.per_page : 1 + rng() % s.per_page;
 	for (uint32_t slot = 0; slot < n; slot++) {
 		std::vector<unsigned char> rec = element_record(rng, s, make_id(blkno, slot, s.per_page), upper_block);
 		page_add(pg, rec.data(), rec.size());
 	}
+	if (with_upper)
+		add_upper_items(pg, rng, s);
 }
 
 void upper_page(Block &pg, std::mt19937 &rng, const PageShape &s)
 {
 	page_init(pg, kPageUpper);
+	add_upper_items(pg, rng, s);
+}
+
+// Random valid upper items while they fit (possibly none).
+void add_upper_items(Block &pg, std::mt19937 &rng, const PageShape &s)
+{
 	for (;;) {
 		int level = 1 + rng() % 4;
 		size_t size = upper_item_size(s.m, level);
@@ -268,6 +282,70 @@ TEST(HnswPageCheck, ValidPagesPass)
 	EXPECT_EQ(pages, 300 * (int) (sizeof(kShapes) / sizeof(kShapes[0])));
 }
 
+// Upper items after the element slots: fine on a full single-page-record element page (and an
+// element may point at its own page's upper item), never on pages of spanning records, and an
+// element's upper links may not point at its own page's element slots.
+TEST(HnswPageCheck, UpperItemsOnElementPages)
+{
+	std::mt19937 rng(7);
+	Shape sh = make_shape(16, 784, kBlocks);
+	const PageShape &s = sh.ps;
+	ASSERT_EQ(s.per_page, 2u);
+	const uint32_t blkno = 3;
+	Block pg;
+	page_init(pg, kPageElement);
+	for (uint32_t slot = 0; slot < s.per_page; slot++) {
+		std::vector<unsigned char> rec = element_record(rng, s, make_id(blkno, slot, s.per_page), kUpperBlock);
+		ElementHeader h;
+		memcpy(&h, rec.data(), sizeof(h));
+		h.flags = kElementLive;
+		h.n_tids = 1;
+		h.tids[0].offset = 1;
+		h.dup_next = kInvalidId;
+		h.level = 1;
+		h.upper_block = blkno;
+		h.upper_offset = s.per_page + 1 + slot;
+		memcpy(rec.data(), &h, sizeof(h));
+		page_add(pg, rec.data(), rec.size());
+	}
+	std::vector<unsigned char> up(upper_item_size(s.m, 1), 0);
+	page_add(pg, up.data(), up.size());
+	page_add(pg, up.data(), up.size());
+	PageCheck c = check_page(pg.b, blkno, s);
+	EXPECT_TRUE(c.ok) << c.what;
+
+	// an upper item whose size fits no level
+	Block bad = pg;
+	std::vector<unsigned char> odd(upper_item_size(s.m, 1) + 4, 0);
+	page_add(bad, odd.data(), odd.size());
+	EXPECT_FALSE(check_page(bad.b, blkno, s).ok);
+
+	// an upper link pointing at the page's own element slot
+	bad = pg;
+	pp::LinePointer lp = pp::line_pointer(bad.b, 1);
+	ElementHeader h;
+	memcpy(&h, bad.b + lp.off, sizeof(h));
+	h.upper_offset = 2;
+	memcpy(bad.b + lp.off, &h, sizeof(h));
+	c = check_page(bad.b, blkno, s);
+	EXPECT_FALSE(c.ok);
+	EXPECT_NE(std::string(c.what).find("upper links"), std::string::npos) << c.what;
+
+	// spanning records: a page holds one chunk and nothing else
+	Shape wide = make_shape(16, 3000, kBlocks);
+	Block span;
+	page_init(span, kPageElement);
+	std::vector<unsigned char> rec = element_record(rng, wide.ps, make_id(blkno, 0, 1), kUpperBlock);
+	page_add(span, rec.data(), rec.size());
+	ASSERT_TRUE(check_page(span.b, blkno, wide.ps).ok);
+	// the chunk fills the page: a second line pointer (to the same bytes) is all that fits
+	pp::LinePointer first = pp::line_pointer(span.b, 1);
+	set_line_pointer(span, 2, first.off, pp::kLpNormal, first.len);
+	put16(span.b, pp::kLowerOffset, (uint16_t) (pp::lower(span.b) + pp::kLinePointerSize));
+	ASSERT_LE(pp::lower(span.b), pp::upper(span.b));
+	EXPECT_FALSE(check_page(span.b, blkno, wide.ps).ok);
+}
+
 TEST(HnswPageCheck, HeaderFaultMatchesLimits)
 {
 	ElementHeader h;
@@ -359,7 +437,9 @@ void assert_safe_for_readers(const Block &pg, uint32_t blkno, const PageShape &s
 		ASSERT_LE(lp.off + lp.len, pp::kSpecialStart);
 		ASSERT_EQ(lp.off % 8, 0u);
 		const unsigned char *item = pg.b + lp.off;
-		if (kind == kPageElement) {
+		if (kind == kPageElement && off > s.per_page)
+			ASSERT_EQ(s.span, 1u);	// upper items follow the slots of single-page records only
+		if (kind == kPageElement && off <= s.per_page) {
 			ASSERT_EQ(lp.len, s.span > 1 ? s.chunk : s.record_size);
 			const ElementHeader *h = (const ElementHeader *) item;
 			ASSERT_LE(h->flags, kElementDuplicate);
@@ -378,9 +458,10 @@ void assert_safe_for_readers(const Block &pg, uint32_t blkno, const PageShape &s
 				ASSERT_TRUE(id_in_range(links[i], s.per_page, s.nblocks)) << links[i];
 			}
 			if (h->level > 0) {
-				ASSERT_TRUE(h->upper_block > 0 && h->upper_block < s.nblocks && h->upper_block != blkno);
+				ASSERT_TRUE(h->upper_block > 0 && h->upper_block < s.nblocks &&
+							(h->upper_block != blkno || h->upper_offset > s.per_page));
 			}
-		} else if (kind == kPageUpper) {
+		} else if (upper_item_home(kind, off, s.per_page)) {
 			int level = upper_item_level(s.m, lp.len);
 			ASSERT_GT(level, 0);
 			const uint16_t *counts = (const uint16_t *) item;
@@ -440,11 +521,11 @@ struct Corruption {
 };
 
 // A random element item whose header satisfies `pred`, or 0.
-template <class Pred> uint32_t pick_element(Block &pg, std::mt19937 &rng, Pred pred)
+template <class Pred> uint32_t pick_element(Block &pg, const PageShape &s, std::mt19937 &rng, Pred pred)
 {
 	if (pp::kind(pg.b) != kPageElement)
 		return 0;
-	uint32_t n = pp::item_count(pg.b);
+	uint32_t n = std::min(pp::item_count(pg.b), s.per_page);	// past per_page: upper items
 	for (uint32_t tries = 0; tries < 2 * n + 2 && n > 0; tries++) {
 		uint32_t off = 1 + rng() % n;
 		ElementHeader *h = (ElementHeader *) (pg.b + pp::line_pointer(pg.b, off).off);
@@ -460,7 +541,7 @@ bool is_node(const ElementHeader &h) { return h.flags == kElementLive || h.flags
 
 const Corruption kCorruptions[] = {
 	{"level-0 link beyond the end", "beyond the", [](Block &pg, const PageShape &s, std::mt19937 &rng) {
-		 uint32_t off = pick_element(pg, rng, [](const ElementHeader &h) { return is_node(h) && h.n_links0 > 0; });
+		 uint32_t off = pick_element(pg, s, rng, [](const ElementHeader &h) { return is_node(h) && h.n_links0 > 0; });
 		 if (!off)
 			 return false;
 		 ElementHeader *h = header_of(pg, off);
@@ -469,7 +550,7 @@ const Corruption kCorruptions[] = {
 		 return true;
 	 }},
 	{"level-0 link to the metapage", "metapage", [](Block &pg, const PageShape &s, std::mt19937 &rng) {
-		 uint32_t off = pick_element(pg, rng, [](const ElementHeader &h) { return is_node(h) && h.n_links0 > 0; });
+		 uint32_t off = pick_element(pg, s, rng, [](const ElementHeader &h) { return is_node(h) && h.n_links0 > 0; });
 		 if (!off)
 			 return false;
 		 ElementHeader *h = header_of(pg, off);
@@ -477,35 +558,35 @@ const Corruption kCorruptions[] = {
 		 return true;
 	 }},
 	{"too many level-0 links", "too many level-0 links", [](Block &pg, const PageShape &s, std::mt19937 &rng) {
-		 uint32_t off = pick_element(pg, rng, is_node);
+		 uint32_t off = pick_element(pg, s, rng, is_node);
 		 if (!off)
 			 return false;
 		 header_of(pg, off)->n_links0 = 2 * s.m + 1 + rng() % 1000;
 		 return true;
 	 }},
-	{"level above the limit", "level above", [](Block &pg, const PageShape &, std::mt19937 &rng) {
-		 uint32_t off = pick_element(pg, rng, is_node);
+	{"level above the limit", "level above", [](Block &pg, const PageShape &s, std::mt19937 &rng) {
+		 uint32_t off = pick_element(pg, s, rng, is_node);
 		 if (!off)
 			 return false;
 		 header_of(pg, off)->level = kMaxLevel + 1 + rng() % 200;
 		 return true;
 	 }},
-	{"bad flags", "unknown element flags", [](Block &pg, const PageShape &, std::mt19937 &rng) {
-		 uint32_t off = pick_element(pg, rng, [](const ElementHeader &) { return true; });
+	{"bad flags", "unknown element flags", [](Block &pg, const PageShape &s, std::mt19937 &rng) {
+		 uint32_t off = pick_element(pg, s, rng, [](const ElementHeader &) { return true; });
 		 if (!off)
 			 return false;
 		 header_of(pg, off)->flags = 4 + rng() % 250;
 		 return true;
 	 }},
-	{"too many heap tids", "too many heap tids", [](Block &pg, const PageShape &, std::mt19937 &rng) {
-		 uint32_t off = pick_element(pg, rng, [](const ElementHeader &h) { return h.flags != kElementFree; });
+	{"too many heap tids", "too many heap tids", [](Block &pg, const PageShape &s, std::mt19937 &rng) {
+		 uint32_t off = pick_element(pg, s, rng, [](const ElementHeader &h) { return h.flags != kElementFree; });
 		 if (!off)
 			 return false;
 		 header_of(pg, off)->n_tids = kHeapTidsPerElement + 1 + rng() % 100;
 		 return true;
 	 }},
-	{"heap tid offset 0", "heap tid", [](Block &pg, const PageShape &, std::mt19937 &rng) {
-		 uint32_t off = pick_element(pg, rng, [](const ElementHeader &h) { return h.flags != kElementFree && h.n_tids > 0; });
+	{"heap tid offset 0", "heap tid", [](Block &pg, const PageShape &s, std::mt19937 &rng) {
+		 uint32_t off = pick_element(pg, s, rng, [](const ElementHeader &h) { return h.flags != kElementFree && h.n_tids > 0; });
 		 if (!off)
 			 return false;
 		 ElementHeader *h = header_of(pg, off);
@@ -513,14 +594,14 @@ const Corruption kCorruptions[] = {
 		 return true;
 	 }},
 	{"duplicate chain beyond the end", "next duplicate record", [](Block &pg, const PageShape &s, std::mt19937 &rng) {
-		 uint32_t off = pick_element(pg, rng, [](const ElementHeader &h) { return h.flags != kElementFree; });
+		 uint32_t off = pick_element(pg, s, rng, [](const ElementHeader &h) { return h.flags != kElementFree; });
 		 if (!off)
 			 return false;
 		 header_of(pg, off)->dup_next = s.nblocks * s.per_page + rng() % 1000;
 		 return true;
 	 }},
 	{"upper links beyond the end", "upper links at block", [](Block &pg, const PageShape &s, std::mt19937 &rng) {
-		 uint32_t off = pick_element(pg, rng, is_node);
+		 uint32_t off = pick_element(pg, s, rng, is_node);
 		 if (!off)
 			 return false;
 		 ElementHeader *h = header_of(pg, off);
@@ -528,8 +609,9 @@ const Corruption kCorruptions[] = {
 		 h->upper_block = s.nblocks + rng() % 1000;
 		 return true;
 	 }},
-	{"truncated item", "bytes, expected", [](Block &pg, const PageShape &, std::mt19937 &rng) {
-		 uint32_t n = pp::item_count(pg.b);
+	{"truncated item", "bytes, expected", [](Block &pg, const PageShape &s, std::mt19937 &rng) {
+		 // element records and continuation chunks (upper items have a size check of their own)
+		 uint32_t n = pp::kind(pg.b) == kPageElement ? std::min(pp::item_count(pg.b), s.per_page) : pp::item_count(pg.b);
 		 if (n == 0 || pp::kind(pg.b) == kPageUpper)
 			 return false;
 		 uint32_t off = 1 + rng() % n;
@@ -578,7 +660,9 @@ const Corruption kCorruptions[] = {
 		 return true;
 	 }},
 	{"too many items on an element page", "at most", [](Block &pg, const PageShape &s, std::mt19937 &) {
-		 if (pp::kind(pg.b) != kPageElement)
+		 // pages of spanning records hold one chunk only (past per_page, single-page records'
+		 // pages hold upper items: the extra line pointers are then checked as those)
+		 if (pp::kind(pg.b) != kPageElement || s.span == 1)
 			 return false;
 		 // claim more line pointers than fit (the extra ones point at garbage)
 		 uint16_t lo = (uint16_t) (pp::kHeaderSize + 4 * (s.per_page + 1));
