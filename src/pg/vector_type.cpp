@@ -2,6 +2,7 @@
 // Text parsing and float printing live in src/core/vector_text.cpp; this file maps their
 // results onto Postgres errors with pgvector's wording and SQLSTATEs.
 // Core headers come first: they refuse to be included after Postgres headers.
+#include "core/vector_binary.h"
 #include "core/vector_text.h"
 
 #include "pg/boundary.h"
@@ -112,19 +113,43 @@ PRISM_FUNCTION(vector_recv)
 	StringInfo buf = (StringInfo) PG_GETARG_POINTER(0);
 	int32 typmod = PG_GETARG_INT32(2);
 
-	int16 dim = (int16) pq_getmsgint(buf, sizeof(int16));
-	int16 unused = (int16) pq_getmsgint(buf, sizeof(int16));
-	check_dim(dim);
-	check_expected_dim(typmod, dim);
-	if (unused != 0)
-		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected unused to be 0, not %d", unused)));
-
-	Vector *v = new_vector(dim);
-	for (int i = 0; i < dim; i++) {
-		v->x[i] = pq_getmsgfloat4(buf);
-		check_element(v->x[i]);
+	// The core decoder (the code the fuzz target runs) checks the bytes; it gets exactly the
+	// bytes the header's dim claims, so bytes after them are left for Postgres to reject.
+	const uint8_t *bytes = (const uint8_t *) buf->data + buf->cursor;
+	size_t left = (size_t) (buf->len - buf->cursor);
+	int dim = left >= 2 ? (int16) ((bytes[0] << 8) | bytes[1]) : 0;
+	bool sane = dim >= 1 && dim <= VECTOR_MAX_DIM;
+	Vector *v = sane ? new_vector(dim) : NULL;
+	size_t want = sane ? Min(left, prism::vector_binary_size(dim)) : left;
+	prism::BinaryResult r =
+		prism::decode_vector_binary(bytes, want, typmod, VECTOR_MAX_DIM, v ? v->x : NULL, v ? (size_t) dim : 0);
+	switch (r.status) {
+	case prism::BinaryStatus::Ok:
+		buf->cursor += (int) prism::vector_binary_size(dim);
+		PG_RETURN_VECTOR_P(v);
+	case prism::BinaryStatus::Truncated:
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("insufficient data left in message")));
+		break;
+	case prism::BinaryStatus::BadDim:
+		check_dim(r.dim);
+		break;
+	case prism::BinaryStatus::DimMismatch:
+		check_expected_dim(typmod, r.dim);
+		break;
+	case prism::BinaryStatus::UnusedNotZero:
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected unused to be 0, not %d", r.unused)));
+		break;
+	case prism::BinaryStatus::NotANumber:
+		check_element(NAN);
+		break;
+	case prism::BinaryStatus::Infinite:
+		check_element(INFINITY);
+		break;
+	case prism::BinaryStatus::TrailingBytes:
+		break;	// not reached: `want` ends at the last element
 	}
-	PG_RETURN_VECTOR_P(v);
+	ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("unexpected vector binary decoder status %d", (int) r.status)));
+	PG_RETURN_NULL();
 }
 
 PRISM_FUNCTION(vector_send)
