@@ -3,8 +3,8 @@
 // number) then the page (zero-padded to 8 KiB). Any page must be accepted or rejected without a
 // crash or sanitizer report, and a page the checker accepts must be safe for the readers: every
 // item inside the item area with the length its kind needs, every id and block in range. Seeds
-// (test/fuzz/corpus/hnsw_page) are real pages of small indexes: metapage, element, upper and
-// continuation pages. Built and run by test/fuzz/run_fuzz.
+// (test/fuzz/corpus/hnsw_page) are real pages of small format-2 indexes: metapage, element
+// pages (some carrying upper items after their slots), upper and continuation pages. Built and run by test/fuzz/run_fuzz.
 #include "core/hnsw_page_check.h"
 
 #include <cstdint>
@@ -37,14 +37,15 @@ void check_accepted(const unsigned char *page, uint32_t blkno, const PageShape &
 	uint32_t n = pp::item_count(page);
 	if (pp::is_new(page))
 		return;
-	if (kind == kPageElement && n > s.per_page)
-		fail("too many element items", 0);
+	// Element pages: per_page element slots, then (single-page records only) upper items.
+	if (kind == kPageElement && n > s.per_page && s.span > 1)
+		fail("items after a record chunk", 0);
 	for (uint32_t off = 1; off <= n; off++) {
 		pp::LinePointer lp = pp::line_pointer(page, off);
 		if (lp.flags != pp::kLpNormal || lp.off % 8 != 0 || lp.off < pp::upper(page) || lp.off + lp.len > pp::kSpecialStart)
 			fail("item outside the item area", off);
 		const unsigned char *item = page + lp.off;
-		if (kind == kPageElement) {
+		if (kind == kPageElement && off <= s.per_page) {
 			if (lp.len != (s.span > 1 ? s.chunk : s.record_size))
 				fail("element item length", off);
 			ElementHeader h = at<ElementHeader>(item, 0);
@@ -63,9 +64,10 @@ void check_accepted(const unsigned char *page, uint32_t blkno, const PageShape &
 			for (int i = 0; i < h.n_links0; i++)
 				if (!id_in_range(at<uint32_t>(item, links0_offset() + 4 * i), s.per_page, s.nblocks))
 					fail("level-0 link", off);
-			if (h.level > 0 && (h.upper_block == 0 || h.upper_block >= s.nblocks || h.upper_block == blkno))
+			if (h.level > 0 && (h.upper_block == 0 || h.upper_block >= s.nblocks ||
+								(h.upper_block == blkno && h.upper_offset <= s.per_page)))
 				fail("upper block", off);
-		} else if (kind == kPageUpper) {
+		} else if (upper_item_home(kind, off, s.per_page)) {
 			int level = upper_item_level(s.m, lp.len);
 			if (level == 0)
 				fail("upper item size", off);

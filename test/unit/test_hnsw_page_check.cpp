@@ -437,8 +437,9 @@ void assert_safe_for_readers(const Block &pg, uint32_t blkno, const PageShape &s
 		ASSERT_LE(lp.off + lp.len, pp::kSpecialStart);
 		ASSERT_EQ(lp.off % 8, 0u);
 		const unsigned char *item = pg.b + lp.off;
-		if (kind == kPageElement && off > s.per_page)
+		if (kind == kPageElement && off > s.per_page) {
 			ASSERT_EQ(s.span, 1u);	// upper items follow the slots of single-page records only
+		}
 		if (kind == kPageElement && off <= s.per_page) {
 			ASSERT_EQ(lp.len, s.span > 1 ? s.chunk : s.record_size);
 			const ElementHeader *h = (const ElementHeader *) item;
