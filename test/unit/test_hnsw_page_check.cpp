@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
@@ -233,6 +234,13 @@ uint32_t valid_page(Block &pg, const Shape &sh, uint32_t seed, int *kind_out = n
 	return blkno;
 }
 
+// Seed counts are sized for CI (the ASan build runs them too); LONG=1 runs ten times as many.
+uint32_t long_factor()
+{
+	const char *l = getenv("LONG");
+	return l && strcmp(l, "1") == 0 ? 10 : 1;
+}
+
 std::string describe(const PageCheck &c) { return c.ok ? "ok" : std::string(c.what); }
 
 TEST(HnswPageCheck, GeometryMatchesFormat)
@@ -378,7 +386,7 @@ TEST(HnswPageCheck, HeaderFaultMatchesLimits)
 // Fully random bytes: never valid, never a crash, with every shape and block number.
 TEST(HnswPageCheck, RandomBytes)
 {
-	const uint32_t seeds = 20000;
+	const uint32_t seeds = 10000 * long_factor();
 	Block pg;
 	int flagged = 0;
 	for (uint32_t seed = 0; seed < seeds; seed++) {
@@ -400,7 +408,7 @@ TEST(HnswPageCheck, RandomBytes)
 // and records are garbage. Random line pointers are almost never valid items.
 TEST(HnswPageCheck, RandomBytesBehindValidHeader)
 {
-	const uint32_t seeds = 20000;
+	const uint32_t seeds = 10000 * long_factor();
 	Block pg;
 	int flagged = 0;
 	for (uint32_t seed = 0; seed < seeds; seed++) {
@@ -485,7 +493,7 @@ void assert_safe_for_readers(const Block &pg, uint32_t blkno, const PageShape &s
 // accepts is safe for the readers (flips in vector bytes or unused space are harmless).
 TEST(HnswPageCheck, RandomByteFlips)
 {
-	const uint32_t seeds = 30000;
+	const uint32_t seeds = 20000 * long_factor();
 	Block pg;
 	int flagged = 0, accepted = 0;
 	for (uint32_t seed = 0; seed < seeds; seed++) {
@@ -717,7 +725,7 @@ const Corruption kCorruptions[] = {
 
 TEST(HnswPageCheck, TargetedCorruptionsAreFlagged)
 {
-	const uint32_t seeds = 3000;
+	const uint32_t seeds = 1000 * long_factor();
 	Block pg;
 	for (const Corruption &k : kCorruptions) {
 		int applied = 0;
@@ -819,7 +827,7 @@ TEST(HnswPageCheck, MetapageByteFlips)
 {
 	Block pg;
 	int flagged = 0;
-	for (uint32_t seed = 0; seed < 20000; seed++) {
+	for (uint32_t seed = 0; seed < 10000 * long_factor(); seed++) {
 		const int *d = kShapes[seed % (sizeof(kShapes) / sizeof(kShapes[0]))];
 		Shape sh = make_shape(d[0], d[1], kBlocks);
 		meta_page(pg, sh.meta);
@@ -840,7 +848,7 @@ TEST(HnswPageCheck, MetapageByteFlips)
 		ASSERT_EQ(m.record_size, l.record_size);
 		ASSERT_TRUE(m.entry_point == kInvalidId || id_in_range(m.entry_point, m.per_page, kBlocks));
 	}
-	EXPECT_GT(flagged, 10000);
+	EXPECT_GT(flagged, (int) (5000 * long_factor()));
 }
 
 }  // namespace
