@@ -127,9 +127,10 @@ cluster_init() {
 }
 
 # cluster_start DIR PORT: start the cluster in DIR/data on PORT, log to DIR/server.log.
+# The server gets the extra environment in the array PRISM_SERVER_ENV (NAME=VALUE words), if set.
 cluster_start() {
 	local dir=$1 port=$2
-	as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -o "-p $port" -l "$dir/server.log" -w -t 60 start >/dev/null ||
+	as_pg env ${PRISM_SERVER_ENV[@]+"${PRISM_SERVER_ENV[@]}"} "$PG_BIN/pg_ctl" -D "$dir/data" -o "-p $port" -l "$dir/server.log" -w -t 60 start >/dev/null ||
 		{ tail -n 30 "$dir/server.log" >&2; return 1; }
 }
 
