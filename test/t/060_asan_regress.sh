@@ -76,26 +76,40 @@ mkdir -p "$SAN_LOGS"
 libasan=$(gcc -print-file-name=libasan.so)
 libubsan=$(gcc -print-file-name=libubsan.so)
 [ -f "$libasan" ] && [ -f "$libubsan" ] || die "no sanitizer runtime: $libasan $libubsan"
-# Preloaded into postgres, ASan initializes on the first malloc, which comes from libgpg-error's
-# constructor inside bindtextdomain() holding gettext's lock; ASan's init looks up swift_demangle
-# and clears the failure with dlerror(), whose gettext call releases that lock, so postgres then
-# hangs in its own bindtextdomain() (glibc 2.36, gcc 12). A preloaded stub makes the lookup
-# succeed; ASan calls it only to demangle Swift names, and NULL means "not Swift".
-cat >"$W/swift_stub.c" <<-EOF
+# abort_on_error: a backend that exits 1 looks like an ordinary FATAL to the postmaster; one
+# killed by SIGABRT is logged as a crash (and all sessions are reset), so nothing goes unseen.
+# ASan writes its reports to $SAN_LOGS/asan.PID; UBSan (gcc 12) ignores log_path and writes to
+# stderr, that is the server log.
+ASAN_OPTS="detect_leaks=0:halt_on_error=1:abort_on_error=1:disable_coredump=1:log_path=$SAN_LOGS/asan"
+UBSAN_OPTS="print_stacktrace=1:halt_on_error=1:abort_on_error=1"
+# A small preloaded shim works around two clashes of the sanitizer runtimes with postgres:
+# - ASan initializes on the first malloc, which comes from libgpg-error's constructor inside
+#   bindtextdomain() holding gettext's lock; ASan's init looks up swift_demangle and clears the
+#   failure with dlerror(), whose gettext call releases that lock, so postgres then hangs in its
+#   own bindtextdomain() (glibc 2.36, gcc 12). The stub makes the lookup succeed; ASan calls it
+#   only to demangle Swift names, and NULL means "not Swift".
+# - UBSan reads UBSAN_OPTIONS at its first report, from /proc/self/environ, which a backend has
+#   overwritten with its ps title; __ubsan_default_options gives it the options anyway.
+cat >"$W/san_shim.c" <<-EOF
 	#include <stddef.h>
 	char *swift_demangle(const char *name, size_t len, char *out, size_t *outlen, unsigned flags);
+	const char *__ubsan_default_options(void);
+
 	char *swift_demangle(const char *name, size_t len, char *out, size_t *outlen, unsigned flags)
 	{
 		return NULL;
 	}
+
+	const char *__ubsan_default_options(void)
+	{
+		return "$UBSAN_OPTS";
+	}
 EOF
-gcc -shared -fPIC -o "$W/swift_stub.so" "$W/swift_stub.c" || die "building the swift_demangle stub failed"
-# abort_on_error: a backend that exits 1 looks like an ordinary FATAL to the postmaster; one
-# killed by SIGABRT is logged as a crash (and all sessions are reset), so nothing goes unseen.
+gcc -shared -fPIC -o "$W/san_shim.so" "$W/san_shim.c" || die "building the sanitizer shim failed"
 PRISM_SERVER_ENV=(
-	"LD_PRELOAD=$libasan:$W/swift_stub.so:$libubsan"
-	"ASAN_OPTIONS=detect_leaks=0:halt_on_error=1:abort_on_error=1:disable_coredump=1:log_path=$SAN_LOGS/asan"
-	"UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:abort_on_error=1:log_path=$SAN_LOGS/ubsan"
+	"LD_PRELOAD=$libasan:$W/san_shim.so:$libubsan"
+	"ASAN_OPTIONS=$ASAN_OPTS"
+	"UBSAN_OPTIONS=$UBSAN_OPTS"
 )
 cluster_new asanreg || { not_ok "start a sanitized cluster"; finish "$NAME"; }
 D=$CLUSTER_DIR
