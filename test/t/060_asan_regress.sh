@@ -7,7 +7,8 @@
 # appears (ASan/UBSan write them to files under the temp dir; the server log is searched too),
 # or if the server log shows a server process killed by a signal: a report aborts the backend
 # (abort_on_error), which the postmaster logs as "terminated by signal 6".
-# Regress files: all of `make installcheck`'s REGRESS list (ASAN_REGRESS="a b" picks some).
+# Regress files: all of `make installcheck`'s REGRESS list, in CI too: about 4 min on 2 cores
+# (build ~45 s, pg_regress ~3 min), so there is no LONG=1 variant. ASAN_REGRESS="a b" runs some.
 # Not checked: leaks (detect_leaks=0: Postgres deliberately leaves memory to process exit), and
 # overflows inside palloc'd blocks (ASan sees only malloc boundaries; chunks over 8 kB get their
 # own malloc block, so large vectors are covered).
