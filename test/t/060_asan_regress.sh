@@ -4,7 +4,7 @@
 # runtime in LD_PRELOAD. The sanitized build is made in a copy of the source tree (the repo's
 # own build is untouched) and installed into a private relocatable copy of PostgreSQL in a temp
 # dir (never into the system one). Fails if a regress test fails, if any sanitizer report
-# appears (ASan/UBSan write them to files under the temp dir; the server log is searched too),
+# appears (ASan writes them to files under the temp dir, UBSan to the server log; both searched),
 # or if the server log shows a server process killed by a signal: a report aborts the backend
 # (abort_on_error), which the postmaster logs as "terminated by signal 6".
 # Regress files: all of `make installcheck`'s REGRESS list, in CI too: about 4 min on 2 cores
