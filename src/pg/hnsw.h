@@ -101,6 +101,10 @@ void verify_page(Relation index, const IndexShape &sh, BlockNumber blkno, Page p
 // `fallback` if the page is sound (then the id that led to it was wrong).
 [[noreturn]] void report_bad_record(Relation index, const IndexShape &sh, BlockNumber blkno, Page page, uint32 id,
 									const char *fallback) __attribute__((cold, noinline));
+// Error context callback (arg: the index Relation) for scans and inserts: Postgres' own error
+// for a page it refuses to read ("invalid page in block N of relation base/...", SQLSTATE
+// XX001) names only the file, so this adds the index name to errors of that SQLSTATE.
+void corrupt_read_context(void *arg);
 // ERRORs unless the metapage passes the checker (ranges against nblocks; InvalidBlockNumber
 // skips them); fills *meta.
 void verify_meta(Relation index, Page page, BlockNumber nblocks, MetaPageData *meta);

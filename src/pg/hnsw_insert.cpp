@@ -516,7 +516,9 @@ using namespace prism::hnsw;
 bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
 				IndexUniqueCheck checkUnique, bool indexUnchanged, IndexInfo *indexInfo)
 {
-	return prism::prism_guarded([&] {
+	ErrorContextCallback ctx{error_context_stack, corrupt_read_context, index};
+	error_context_stack = &ctx;
+	prism::prism_guarded([&] {
 		if (isnull[0])
 			return false;
 		IndexShape sh;
@@ -527,4 +529,6 @@ bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_ti
 		pfree(vec);
 		return false;
 	});
+	error_context_stack = ctx.previous;
+	return false;
 }

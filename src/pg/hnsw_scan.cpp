@@ -299,7 +299,10 @@ void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, i
 
 bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 {
-	return prism::prism_guarded([&] {
+	// Outside the guarded body, so the frame outlives an ERROR raised from a caught exception.
+	ErrorContextCallback ctx{error_context_stack, corrupt_read_context, scan->indexRelation};
+	error_context_stack = &ctx;
+	bool found = prism::prism_guarded([&] {
 		ScanOpaque *so = (ScanOpaque *) scan->opaque;
 		MemoryContext old = MemoryContextSwitchTo(so->ctx);
 		if (!so->started) {
@@ -338,6 +341,8 @@ bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		MemoryContextSwitchTo(old);
 		return found;
 	});
+	error_context_stack = ctx.previous;
+	return found;
 }
 
 void hnswendscan(IndexScanDesc scan)

@@ -93,6 +93,12 @@ void report_bad_record(Relation index, const IndexShape &sh, BlockNumber blkno, 
 	report_corrupt_page(index, blkno, what);
 }
 
+void corrupt_read_context(void *arg)
+{
+	if (geterrcode() == ERRCODE_DATA_CORRUPTED)
+		errcontext("reading hnsw index \"%s\"", RelationGetRelationName((Relation) arg));
+}
+
 void verify_meta(Relation index, Page page, BlockNumber nblocks, MetaPageData *meta)
 {
 	bool version_mismatch = false;
