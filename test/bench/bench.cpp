@@ -6,10 +6,12 @@
 // filtered queries at fixed selectivities, and measures the single-row insert rate (autocommit).
 // The same build/search numbers for in-process hnswlib are the reference. See README.md.
 #include <libpq-fe.h>
+#include <sched.h>
 
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -57,7 +59,24 @@ struct Options {
 	size_t filtered_queries = 100;
 	bool hnswlib = true;
 	bool reuse = false; // keep a loaded table and built index from an earlier run
+	int pin_cpu = -1;   // run the timed single-client phases with client and backend on this CPU
 };
+
+// Pins process `pid` (0 = this one) to `cpu`, or back to every CPU when cpu < 0. On a VM a
+// round trip between processes on different vCPUs pays a cross-CPU wake-up (~120 us here for
+// SELECT 1, vs ~22 us on one CPU), which would dominate a single client's query times.
+bool
+PinProcess(pid_t pid, int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	if (cpu >= 0)
+		CPU_SET(cpu, &set);
+	else
+		for (int i = 0; i < CPU_SETSIZE && i < (int) std::thread::hardware_concurrency(); i++)
+			CPU_SET(i, &set);
+	return sched_setaffinity(pid, sizeof(set), &set) == 0;
+}
 
 struct Dataset {
 	size_t dim = 0, nb = 0, nq = 0, gtk = 0;
@@ -276,6 +295,8 @@ RunHnswlib(const Options &o, const Dataset &ds)
 		bytes += double(index.element_levels_[i]) * index.size_links_per_element_;
 	double size_mib = bytes / (1 << 20);
 
+	if (o.pin_cpu >= 0)
+		PinProcess(0, o.pin_cpu); // the same conditions as the SQL systems' query phases
 	for (int ef : o.efs) {
 		index.setEf(ef);
 		double recall = 0;
@@ -301,6 +322,7 @@ RunHnswlib(const Options &o, const Dataset &ds)
 		index.addPoint(&vecs[size_t(i) * ds.dim], ds.nb + i);
 	if (o.inserts > 0)
 		insert_rows.push_back({"hnswlib", o.inserts / Seconds(t2), 0});
+	PinProcess(0, -1);
 }
 
 // ---------------------------------------------------------------- Postgres
@@ -617,11 +639,19 @@ RunDatabase(const Options &o, const Dataset &ds, const std::string &conninfo, co
 	double build_s = BuildIndex(o, ds, t, cat);
 	double size_mib = atof(Value(t.c, "SELECT pg_relation_size('items_embedding_idx')").c_str()) / (1 << 20);
 	fprintf(stderr, "  index size %.1f MiB\n", size_mib);
+	if (o.pin_cpu >= 0) {
+		// The timed phases run one query at a time: client and backend share one CPU (builds
+		// above were not pinned, so prism's and pgvector's build threads had every core).
+		if (!PinProcess(0, o.pin_cpu) || !PinProcess(PQbackendPID(t.c), o.pin_cpu))
+			fprintf(stderr, "  warning: could not pin the client and backend %d to CPU %d (%s)\n",
+				PQbackendPID(t.c), o.pin_cpu, strerror(errno));
+	}
 	RunSweep(o, ds, t, build_s, size_mib);
 	if (o.filtered)
 		RunFiltered(o, ds, t, cat, ftruth);
 	if (o.inserts > 0)
 		RunInserts(o, ds, t);
+	PinProcess(0, -1);
 	if (notices > 0)
 		fprintf(stderr, "  %d server notices in total\n", notices);
 	PQfinish(t.c);
@@ -655,7 +685,8 @@ Usage()
 		"  --filtered          also run WHERE category = X at selectivities 50/10/1/0.1%%\n"
 		"  --filtered-queries N  queries per selectivity (default 100)\n"
 		"  --no-hnswlib        skip the in-process hnswlib reference\n"
-		"  --reuse             keep an earlier run's table and index if it has exactly the base rows\n");
+		"  --reuse             keep an earlier run's table and index if it has exactly the base rows\n"
+		"  --pin-cpu N         timed single-client phases with client and backend on CPU N (same host)\n");
 	exit(2);
 }
 
@@ -692,6 +723,8 @@ ParseArgs(int argc, char **argv)
 			o.hnswlib = false;
 		else if (a == "--reuse")
 			o.reuse = true;
+		else if (a == "--pin-cpu")
+			o.pin_cpu = std::stoi(next());
 		else if (a == "--ef") {
 			o.efs.clear();
 			std::string l = next();
