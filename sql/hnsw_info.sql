@@ -59,3 +59,17 @@ DROP TABLE vinfo, vinfo_empty, vinfo_part;
 DROP SEQUENCE vinfo_seq;
 REVOKE ALL ON SCHEMA prism FROM regress_prism_info;
 DROP ROLE regress_prism_info;
+
+-- upper-level links live after the element records of full element pages (format 2): at 784-d
+-- (two records per page) neither the bulk build nor later inserts need pages of their own for
+-- them, so the index is the metapage plus one page per two rows; index_check stays clean
+CREATE TABLE vinfo_wide (id int, v vector(784));
+INSERT INTO vinfo_wide SELECT i, (SELECT array_agg(random())::real[]::vector FROM generate_series(1, 784) WHERE i > 0)
+	FROM generate_series(1, 400) i;
+CREATE INDEX vinfo_wide_v ON vinfo_wide USING hnsw (v vector_l2_ops);
+SELECT elements, levels > 1 AS has_upper_levels, pages, pages = 1 + 400 / 2 AS no_upper_pages FROM prism.index_info('vinfo_wide_v');
+INSERT INTO vinfo_wide SELECT i, (SELECT array_agg(random())::real[]::vector FROM generate_series(1, 784) WHERE i > 0)
+	FROM generate_series(401, 600) i;
+SELECT elements, pages, pages = 1 + 600 / 2 AS no_upper_pages FROM prism.index_info('vinfo_wide_v');
+SELECT prism.index_is_valid('vinfo_wide_v');
+DROP TABLE vinfo_wide;

@@ -200,10 +200,49 @@ static uint32 place_record(Inserter *ins, const char *rec)
 	return first;
 }
 
+// Puts an upper links item after the element slots of a full element page near the end of the
+// index (the last one, or the one before it: the last is usually still filling), as the bulk
+// build does, so inserts need no upper pages while those pages have room.
+static bool place_upper_on_element_page(Inserter *ins, const char *item, size_t size, BlockNumber *block,
+										OffsetNumber *off)
+{
+	Relation index = ins->index;
+	const IndexShape &sh = ins->sh;
+	BlockNumber last = ins->meta.last_element_block;
+	if (sh.span != 1 || last == kInvalidBlock)
+		return false;
+	for (BlockNumber host = last; host >= 1 && host + 1 >= last; host--) {
+		Buffer buf = ReadBuffer(index, host);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		Page page = BufferGetPage(buf);
+		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+		verify_page(index, sh, host, page, &nblocks, 0);
+		if (!PageIsNew(page) && page_opaque(page)->kind == kPageElement &&
+			PageGetMaxOffsetNumber(page) >= sh.per_page && PageGetFreeSpace(page) >= MAXALIGN(size)) {
+			GenericXLogState *state = GenericXLogStart(index);
+			Page wpage = GenericXLogRegisterBuffer(state, buf, 0);
+			OffsetNumber expect = PageGetMaxOffsetNumber(wpage) + 1;
+			*off = PageAddItem(wpage, (Item) item, size, InvalidOffsetNumber, false, false);
+			if (*off != expect) {
+				GenericXLogAbort(state);
+				UnlockReleaseBuffer(buf);
+				elog(ERROR, "failed to add upper links to hnsw index \"%s\"", RelationGetRelationName(index));
+			}
+			*block = host;
+			finish_change(state, buf);
+			return true;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	return false;
+}
+
 // Writes the upper link item of a new element; returns its location.
 static void place_upper(Inserter *ins, const char *item, size_t size, BlockNumber *block, OffsetNumber *off)
 {
 	Relation index = ins->index;
+	if (place_upper_on_element_page(ins, item, size, block, off))
+		return;
 	BlockNumber last = ins->meta.last_upper_block;
 	if (last != kInvalidBlock) {
 		Buffer buf = ReadBuffer(index, last);
