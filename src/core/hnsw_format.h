@@ -11,7 +11,8 @@
 // the stored vector is normalized). Upper item: `level` uint16 counts then level * m links.
 // Upper items live in upper pages or, since version 2, after the per_page element slots of a
 // full element page (line pointers per_page+1...): the bulk build puts an element's upper links
-// on its own page when they fit, which saves the upper pages and a buffer visit per upper hop.
+// on its own page when they fit, inserts on the last full element page with room: no upper
+// pages while those have space, and (bulk) no second buffer visit per upper hop.
 // Changing any of this requires bumping kFormatVersion.
 #pragma once
 
