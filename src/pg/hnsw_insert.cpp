@@ -103,6 +103,31 @@ static Buffer extend_index(Relation index, GenericXLogState *state, uint16 kind,
 	return buf;
 }
 
+// Adds `item` to `page` (registered in `state`, its buffer exclusively locked) as the next line
+// pointer, finishes the WAL record and releases the buffer; returns the item's number. Ids and
+// upper links are line pointer numbers, so an item Postgres puts anywhere else is an ERROR.
+static OffsetNumber append_item(Relation index, GenericXLogState *state, Buffer buf, Page page, const void *item,
+								size_t size)
+{
+	OffsetNumber expect = PageGetMaxOffsetNumber(page) + 1;
+	OffsetNumber off = PageAddItem(page, (Item) item, size, InvalidOffsetNumber, false, false);
+	if (off != expect) {
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		elog(ERROR, "failed to add an item to hnsw index \"%s\"", RelationGetRelationName(index));
+	}
+	finish_change(state, buf);
+	return off;
+}
+
+// Adds `item` to the exclusively locked page of `buf` (see append_item).
+static OffsetNumber append_item(Relation index, Buffer buf, const void *item, size_t size)
+{
+	GenericXLogState *state = GenericXLogStart(index);
+	Page page = GenericXLogRegisterBuffer(state, buf, 0);
+	return append_item(index, state, buf, page, item, size);
+}
+
 // Writes a complete element record into a free or new slot; returns its id.
 static uint32 place_record(Inserter *ins, const char *rec)
 {
@@ -147,16 +172,7 @@ static uint32 place_record(Inserter *ins, const char *rec)
 			verify_page(index, sh, last, page, &nblocks, kPageElement);
 			OffsetNumber max = PageGetMaxOffsetNumber(page);
 			if (max < sh.per_page && PageGetFreeSpace(page) >= MAXALIGN(sh.record_size)) {
-				GenericXLogState *state = GenericXLogStart(index);
-				Page wpage = GenericXLogRegisterBuffer(state, buf, 0);
-				OffsetNumber off =
-					PageAddItem(wpage, (Item) rec, sh.record_size, InvalidOffsetNumber, false, false);
-				if (off != max + 1) {
-					GenericXLogAbort(state);
-					UnlockReleaseBuffer(buf);
-					elog(ERROR, "failed to add element to hnsw index \"%s\"", RelationGetRelationName(index));
-				}
-				finish_change(state, buf);
+				OffsetNumber off = append_item(index, buf, rec, sh.record_size);
 				return make_id(last, off - 1, sh.per_page);
 			}
 			UnlockReleaseBuffer(buf);
@@ -166,12 +182,7 @@ static uint32 place_record(Inserter *ins, const char *rec)
 		Page page;
 		Buffer buf = extend_index(index, state, kPageElement, &page);
 		BlockNumber b = BufferGetBlockNumber(buf);
-		if (PageAddItem(page, (Item) rec, sh.record_size, InvalidOffsetNumber, false, false) != 1) {
-			GenericXLogAbort(state);
-			UnlockReleaseBuffer(buf);
-			elog(ERROR, "failed to add element to hnsw index \"%s\"", RelationGetRelationName(index));
-		}
-		finish_change(state, buf);
+		append_item(index, state, buf, page, rec, sh.record_size);
 		ins->meta.last_element_block = b;
 		ins->meta_dirty = true;
 		return make_id(b, 0, sh.per_page);
@@ -191,9 +202,8 @@ static uint32 place_record(Inserter *ins, const char *rec)
 			elog(ERROR, "hnsw index \"%s\" was extended concurrently", RelationGetRelationName(index));
 		}
 		size_t len = p == 0 ? sh.chunk : Min((size_t) sh.chunk, sh.record_size - off);
-		PageAddItem(page, (Item) (rec + off), len, InvalidOffsetNumber, false, false);
+		append_item(index, state, buf, page, rec + off, len);
 		off += len;
-		finish_change(state, buf);
 	}
 	ins->meta.last_element_block = first;
 	ins->meta_dirty = true;
@@ -219,17 +229,8 @@ static bool place_upper_on_element_page(Inserter *ins, const char *item, size_t 
 		verify_page(index, sh, host, page, &nblocks, 0);
 		if (!PageIsNew(page) && page_opaque(page)->kind == kPageElement &&
 			PageGetMaxOffsetNumber(page) >= sh.per_page && PageGetFreeSpace(page) >= MAXALIGN(size)) {
-			GenericXLogState *state = GenericXLogStart(index);
-			Page wpage = GenericXLogRegisterBuffer(state, buf, 0);
-			OffsetNumber expect = PageGetMaxOffsetNumber(wpage) + 1;
-			*off = PageAddItem(wpage, (Item) item, size, InvalidOffsetNumber, false, false);
-			if (*off != expect) {
-				GenericXLogAbort(state);
-				UnlockReleaseBuffer(buf);
-				elog(ERROR, "failed to add upper links to hnsw index \"%s\"", RelationGetRelationName(index));
-			}
+			*off = append_item(index, buf, item, size);
 			*block = host;
-			finish_change(state, buf);
 			return true;
 		}
 		UnlockReleaseBuffer(buf);
@@ -250,11 +251,8 @@ static void place_upper(Inserter *ins, const char *item, size_t size, BlockNumbe
 		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 		verify_page(index, ins->sh, last, BufferGetPage(buf), &nblocks, kPageUpper);
 		if (PageGetFreeSpace(BufferGetPage(buf)) >= MAXALIGN(size)) {
-			GenericXLogState *state = GenericXLogStart(index);
-			Page page = GenericXLogRegisterBuffer(state, buf, 0);
-			*off = PageAddItem(page, (Item) item, size, InvalidOffsetNumber, false, false);
+			*off = append_item(index, buf, item, size);
 			*block = last;
-			finish_change(state, buf);
 			return;
 		}
 		UnlockReleaseBuffer(buf);
@@ -262,9 +260,8 @@ static void place_upper(Inserter *ins, const char *item, size_t size, BlockNumbe
 	GenericXLogState *state = GenericXLogStart(index);
 	Page page;
 	Buffer buf = extend_index(index, state, kPageUpper, &page);
-	*off = PageAddItem(page, (Item) item, size, InvalidOffsetNumber, false, false);
 	*block = BufferGetBlockNumber(buf);
-	finish_change(state, buf);
+	*off = append_item(index, state, buf, page, item, size);
 	ins->meta.last_upper_block = *block;
 	ins->meta_dirty = true;
 }
