@@ -139,6 +139,23 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid);
 
 void init_candidates(CandidateArray *a, size_t capacity);
 
+// The distance an hnsw scan computed for the heap row it returned last, so the executor's
+// evaluation of the ORDER BY expression for that row can reuse it (hnsw_plan.cpp). Set by
+// hnswgettuple, cleared when that scan's memory goes; `query` points into the scan's memory.
+struct ReturnedDistance {
+	const void *scan;  // the scan that set it; NULL when empty
+	Oid heap;
+	ItemPointerData tid;
+	Metric metric;
+	const float *query;
+	uint32 dims;
+	double value;  // the ORDER BY operator's value for this row
+	uint64 *reused;	 // the scan's count of values taken
+};
+extern ReturnedDistance last_returned;
+extern bool guc_reuse_scan_distances;
+void define_planner_hook();
+
 }  // namespace hnsw
 }  // namespace prism
 

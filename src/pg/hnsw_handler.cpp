@@ -63,6 +63,7 @@ void define_gucs()
 	DefineCustomIntVariable("prism.build_threads", "Sets the number of threads building an hnsw graph",
 							"Defaults to the number of CPU cores.", &guc_build_threads, guc_build_threads, 1, 64,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	define_planner_hook();
 	MarkGUCPrefixReserved("hnsw");
 	MarkGUCPrefixReserved("prism");
 }
@@ -189,9 +190,9 @@ PRISM_FUNCTION(prism_last_scan_stats)
 		elog(ERROR, "return type must be a row type");
 	tupdesc = BlessTupleDesc(tupdesc);
 	const ScanStats &s = last_scan_stats;
-	Datum values[6] = {Int64GetDatum(s.distances), Int64GetDatum(s.nodes_visited), Int64GetDatum(s.pages_read),
+	Datum values[7] = {Int64GetDatum(s.distances), Int64GetDatum(s.nodes_visited), Int64GetDatum(s.pages_read),
 					   Int64GetDatum(s.tuples_returned), Int64GetDatum(s.dropped_out_of_order),
-					   BoolGetDatum(s.bound_reached)};
-	bool nulls[6] = {false, false, false, false, false, false};
+					   BoolGetDatum(s.bound_reached), Int64GetDatum(s.distances_reused)};
+	bool nulls[7] = {false, false, false, false, false, false, false};
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }

@@ -24,6 +24,7 @@ namespace prism {
 namespace hnsw {
 
 ScanStats last_scan_stats;
+ReturnedDistance last_returned;
 
 struct ScanOpaque {
 	MemoryContext ctx;
@@ -43,6 +44,8 @@ struct ScanOpaque {
 	int n_pending, pos_pending;
 	int mode;
 	uint64 max_discovered;
+	bool share_distances;  // set last_returned for each row (not for cosine: see below)
+	double pending_value;  // the ORDER BY operator's value for the rows in `pending`
 	ScanStats stats;
 };
 
@@ -88,6 +91,8 @@ void release_visited(VisitedSet *v, bool shared)
 static void scan_reset_callback(void *arg)
 {
 	ScanOpaque *so = (ScanOpaque *) arg;
+	if (last_returned.scan == so)
+		last_returned.scan = NULL;
 	if (so->visited && so->visited_shared) {
 		release_visited(so->visited, true);
 		so->visited = NULL;
@@ -108,6 +113,9 @@ static void start_search(IndexScanDesc scan)
 		memcpy(so->query, q->x, sizeof(float) * sh.dims);
 		if (sh.metric == Metric::Cosine)
 			normalize_vector(so->query, sh.dims);
+		// The cosine operator works on the raw vectors, the index on normalized ones: their
+		// values differ in the last bits, so only l2 and inner product share theirs.
+		so->share_distances = sh.metric != Metric::Cosine && scan->heapRelation != NULL;
 	}
 	so->mode = guc_iterative_scan;
 	so->max_discovered = (uint64) guc_max_scan_tuples;
@@ -223,6 +231,26 @@ static bool next_element(ScanOpaque *so, Candidate *out)
 	}
 }
 
+// What the ORDER BY operator returns for internal distance d (l2: squared; ip: -dot).
+static double operator_value(Metric metric, float d)
+{
+	return metric == Metric::L2 ? sqrt((double) d) : (double) d;
+}
+
+// Under the scan's MVCC snapshot a visible row at the returned TID is the one whose vector the
+// element held when the scan read it: a TID is reused only after vacuum removed its element.
+static void share_distance(IndexScanDesc scan, ScanOpaque *so)
+{
+	last_returned.scan = so;
+	last_returned.heap = RelationGetRelid(scan->heapRelation);
+	last_returned.tid = scan->xs_heaptid;
+	last_returned.metric = so->shape.metric;
+	last_returned.query = so->query;
+	last_returned.dims = so->shape.dims;
+	last_returned.value = so->pending_value;
+	last_returned.reused = &so->stats.distances_reused;
+}
+
 // Loads the heap TIDs of a live element (and its duplicate chain) into so->pending.
 static bool load_tids(ScanOpaque *so, uint32 id)
 {
@@ -316,6 +344,8 @@ bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 				scan->xs_recheck = false;
 				scan->xs_recheckorderby = false;
 				so->stats.tuples_returned++;
+				if (so->share_distances)
+					share_distance(scan, so);
 				found = true;
 				break;
 			}
@@ -324,6 +354,9 @@ bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 				so->done = true;
 				break;
 			}
+			// The index holds each row's vector as inserted and the operator runs the same
+			// kernel on the same floats, so this is bit for bit what the operator returns.
+			so->pending_value = operator_value(so->shape.metric, c.dist);
 			load_tids(so, c.id);
 		}
 		so->stats.pages_read = so->store.pages_read;

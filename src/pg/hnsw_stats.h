@@ -13,6 +13,7 @@ struct ScanStats {
 	uint64 tuples_returned;	   // heap TIDs handed to the executor
 	uint64 dropped_out_of_order;
 	bool bound_reached;	 // hnsw.max_scan_tuples stopped the scan
+	uint64 distances_reused;  // ORDER BY distances the executor took from the scan (hnsw_plan.cpp)
 	bool bound_noticed;
 };
 

@@ -19,6 +19,15 @@ CREATE OPERATOR CLASS vector_cosine_ops
 
 CREATE FUNCTION prism.last_scan_stats(
 	OUT distances bigint, OUT nodes_visited bigint, OUT pages_read bigint,
-	OUT tuples_returned bigint, OUT dropped_out_of_order bigint, OUT bound_reached boolean)
+	OUT tuples_returned bigint, OUT dropped_out_of_order bigint, OUT bound_reached boolean,
+	OUT distances_reused bigint)
 	AS 'MODULE_PATHNAME', 'prism_last_scan_stats' LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION prism.last_scan_stats() IS 'statistics of the last hnsw index scan in this session';
+
+-- What the planner puts in place of `<->` / `<#>` in the rows of an hnsw index scan: the same
+-- value, taken from the scan when (tableoid, ctid, query) are the row it just returned
+-- (prism.reuse_scan_distances). Callable directly: they always equal the operator.
+CREATE FUNCTION prism.scan_l2_distance(oid, tid, vector, vector) RETURNS float8
+	AS 'MODULE_PATHNAME', 'prism_scan_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION prism.scan_negative_inner_product(oid, tid, vector, vector) RETURNS float8
+	AS 'MODULE_PATHNAME', 'prism_scan_negative_inner_product' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
