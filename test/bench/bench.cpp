@@ -60,6 +60,7 @@ struct Options {
 	bool hnswlib = true;
 	bool reuse = false; // keep a loaded table and built index from an earlier run
 	int pin_cpu = -1;   // run the timed single-client phases with client and backend on this CPU
+	int rounds = 3;	    // sweep rounds; each round runs every ef on every system in turn
 };
 
 // Pins process `pid` (0 = this one) to `cpu`, or back to every CPU when cpu < 0. On a VM a
@@ -188,7 +189,7 @@ struct SweepRow {
 	std::string system;
 	double build_s, size_mib;
 	int ef;
-	double recall, qps;
+	double recall, qps, qps_min, qps_max; // qps: the median round
 };
 struct FilterRow {
 	std::string system, selectivity, mode, plan;
@@ -264,15 +265,19 @@ InsertVectors(const Dataset &ds, int n)
 
 // ---------------------------------------------------------------- raw hnswlib
 
+std::unique_ptr<hnswlib::SpaceInterface<float>> hnsw_space;
+std::unique_ptr<hnswlib::HierarchicalNSW<float>> hnsw_index;
+
+// Builds the in-memory reference; returns its build seconds and size.
 void
-RunHnswlib(const Options &o, const Dataset &ds)
+BuildHnswlib(const Options &o, const Dataset &ds, double &build_s, double &size_mib)
 {
-	std::unique_ptr<hnswlib::SpaceInterface<float>> space;
 	if (o.metric == "l2")
-		space.reset(new hnswlib::L2Space(ds.dim));
+		hnsw_space.reset(new hnswlib::L2Space(ds.dim));
 	else
-		space.reset(new hnswlib::InnerProductSpace(ds.dim));
-	hnswlib::HierarchicalNSW<float> index(space.get(), ds.nb + o.inserts, o.m, o.ef_construction);
+		hnsw_space.reset(new hnswlib::InnerProductSpace(ds.dim));
+	hnsw_index.reset(new hnswlib::HierarchicalNSW<float>(hnsw_space.get(), ds.nb + o.inserts, o.m, o.ef_construction));
+	hnswlib::HierarchicalNSW<float> &index = *hnsw_index;
 	int threads = o.threads > 0 ? o.threads : int(std::max(1u, std::thread::hardware_concurrency()));
 
 	fprintf(stderr, "hnswlib: building with %d threads\n", threads);
@@ -287,42 +292,47 @@ RunHnswlib(const Options &o, const Dataset &ds)
 		});
 	for (auto &th : pool)
 		th.join();
-	double build_s = Seconds(t0);
+	build_s = Seconds(t0);
 
 	// Memory the graph uses: level-0 records (vector, links, label) plus upper-level link lists.
 	double bytes = double(index.cur_element_count) * index.size_data_per_element_;
 	for (size_t i = 0; i < index.cur_element_count; i++)
 		bytes += double(index.element_levels_[i]) * index.size_links_per_element_;
-	double size_mib = bytes / (1 << 20);
+	size_mib = bytes / (1 << 20);
+}
 
-	if (o.pin_cpu >= 0)
-		PinProcess(0, o.pin_cpu); // the same conditions as the SQL systems' query phases
-	for (int ef : o.efs) {
-		index.setEf(ef);
-		double recall = 0;
-		std::vector<int> got;
-		auto t1 = Clock::now();
-		for (size_t q = 0; q < ds.nq; q++) {
-			auto res = index.searchKnn(&ds.query[q * ds.dim], o.k);
-			got.clear();
-			while (!res.empty()) {
-				got.push_back(int(res.top().second));
-				res.pop();
-			}
-			recall += Recall(got, &ds.gt[q * ds.gtk], o.k);
+// One pass over the first nq queries at `ef` (single thread); returns queries/second.
+double
+QueryHnswlib(const Options &o, const Dataset &ds, int ef, size_t nq, double &recall)
+{
+	hnsw_index->setEf(ef);
+	recall = 0;
+	std::vector<int> got;
+	auto t1 = Clock::now();
+	for (size_t q = 0; q < nq; q++) {
+		auto res = hnsw_index->searchKnn(&ds.query[q * ds.dim], o.k);
+		got.clear();
+		while (!res.empty()) {
+			got.push_back(int(res.top().second));
+			res.pop();
 		}
-		double secs = Seconds(t1);
-		sweep_rows.push_back({"hnswlib", build_s, size_mib, ef, recall / ds.nq, ds.nq / secs});
+		recall += Recall(got, &ds.gt[q * ds.gtk], o.k);
 	}
+	double qps = nq / Seconds(t1);
+	recall /= nq;
+	return qps;
+}
 
-	// Single-thread inserts of the same new vectors as the SQL test.
+// Single-thread inserts of the same new vectors as the SQL test.
+void
+InsertHnswlib(const Options &o, const Dataset &ds)
+{
 	std::vector<float> vecs = InsertVectors(ds, o.inserts);
 	auto t2 = Clock::now();
 	for (int i = 0; i < o.inserts; i++)
-		index.addPoint(&vecs[size_t(i) * ds.dim], ds.nb + i);
+		hnsw_index->addPoint(&vecs[size_t(i) * ds.dim], ds.nb + i);
 	if (o.inserts > 0)
 		insert_rows.push_back({"hnswlib", o.inserts / Seconds(t2), 0});
-	PinProcess(0, -1);
 }
 
 // ---------------------------------------------------------------- Postgres
@@ -452,6 +462,8 @@ struct Target {
 	std::string system; // prism or pgvector
 	Metric mt;
 	std::vector<std::string> qtext; // the queries in text form
+	double build_s = 0, size_mib = 0;
+	const char *knn = "knn"; // the prepared k-NN statement the sweep runs
 };
 
 std::string
@@ -519,34 +531,33 @@ BuildIndex(const Options &o, const Dataset &ds, const Target &t, const std::vect
 }
 
 void
-RunSweep(const Options &o, const Dataset &ds, const Target &t, double build_s, double size_mib)
+PrepareSweep(const Options &o, const Dataset &ds, Target &t)
 {
 	// The floor for any query: one round trip that only parses the query vector.
 	double recall, rows;
 	Prepare(t.c, "floor", "SELECT vector_dims($1::vector)");
 	floor_qps.push_back({t.system, TimeQueries(t, "floor", ds.nq, o.k, ds.gt.data(), ds.gtk, recall, rows)});
 
-	const char *knn = "knn";
-	Prepare(t.c, knn, KnnSql(o, t, ""));
-	std::string plan = PlanOf(t.c, knn, t.qtext[0]);
+	Prepare(t.c, t.knn, KnnSql(o, t, ""));
+	std::string plan = PlanOf(t.c, t.knn, t.qtext[0]);
 	if (plan != "hnsw") {
 		// The sweep measures the index, so force it, and say so next to the results.
 		notes.push_back(t.system + ": the planner chose " + plan + " for the k-NN query; the ef_search " +
 				"sweep ran with enable_seqscan = off");
 		fprintf(stderr, "  warning: %s\n", notes.back().c_str());
 		Exec(t.c, "SET enable_seqscan = off");
-		knn = "knn_forced"; // prepared after the SET, so planned with it
-		Prepare(t.c, knn, KnnSql(o, t, ""));
+		t.knn = "knn_forced"; // prepared after the SET, so planned with it
+		Prepare(t.c, t.knn, KnnSql(o, t, ""));
 	}
-	TimeQueries(t, knn, std::min<size_t>(ds.nq, 500), o.k, ds.gt.data(), ds.gtk, recall, rows); // warm-up
-	for (int ef : o.efs) {
-		Exec(t.c, "SET hnsw.ef_search = " + std::to_string(ef));
-		double qps = TimeQueries(t, knn, ds.nq, o.k, ds.gt.data(), ds.gtk, recall, rows);
-		sweep_rows.push_back({t.system, build_s, size_mib, ef, recall, qps});
-		fprintf(stderr, "  ef %d: recall %.4f, %.0f q/s\n", ef, recall, qps);
-	}
-	Exec(t.c, "RESET hnsw.ef_search");
-	Exec(t.c, "RESET enable_seqscan");
+	TimeQueries(t, t.knn, std::min<size_t>(ds.nq, 500), o.k, ds.gt.data(), ds.gtk, recall, rows); // warm-up
+}
+
+double
+QueryDatabase(const Options &o, const Dataset &ds, const Target &t, int ef, double &recall)
+{
+	double rows;
+	Exec(t.c, "SET hnsw.ef_search = " + std::to_string(ef));
+	return TimeQueries(t, t.knn, ds.nq, o.k, ds.gt.data(), ds.gtk, recall, rows);
 }
 
 // Three passes per selectivity: the hnsw index forced (seq and bitmap scans off, no other index
@@ -616,11 +627,11 @@ RunInserts(const Options &o, const Dataset &ds, const Target &t)
 		o.inserts, rate[1], rate[0], Value(t.c, "SHOW synchronous_commit").c_str());
 }
 
+// Connects, loads and builds (or reuses), pins, and prepares the sweep's statement.
 void
-RunDatabase(const Options &o, const Dataset &ds, const std::string &conninfo, const std::vector<int> &cat,
-	    const std::vector<std::vector<int>> &ftruth)
+OpenDatabase(const Options &o, const Dataset &ds, const std::string &conninfo, const std::vector<int> &cat,
+	     Target &t)
 {
-	Target t;
 	t.c = PQconnectdb(conninfo.c_str());
 	if (PQstatus(t.c) != CONNECTION_OK)
 		Die("connect '" + conninfo + "': " + PQerrorMessage(t.c));
@@ -636,9 +647,9 @@ RunDatabase(const Options &o, const Dataset &ds, const std::string &conninfo, co
 	for (size_t q = 0; q < ds.nq; q++)
 		t.qtext.push_back(VectorText(&ds.query[q * ds.dim], ds.dim));
 
-	double build_s = BuildIndex(o, ds, t, cat);
-	double size_mib = atof(Value(t.c, "SELECT pg_relation_size('items_embedding_idx')").c_str()) / (1 << 20);
-	fprintf(stderr, "  index size %.1f MiB\n", size_mib);
+	t.build_s = BuildIndex(o, ds, t, cat);
+	t.size_mib = atof(Value(t.c, "SELECT pg_relation_size('items_embedding_idx')").c_str()) / (1 << 20);
+	fprintf(stderr, "  index size %.1f MiB\n", t.size_mib);
 	if (o.pin_cpu >= 0) {
 		// The timed phases run one query at a time: client and backend share one CPU (builds
 		// above were not pinned, so prism's and pgvector's build threads had every core).
@@ -646,15 +657,66 @@ RunDatabase(const Options &o, const Dataset &ds, const std::string &conninfo, co
 			fprintf(stderr, "  warning: could not pin the client and backend %d to CPU %d (%s)\n",
 				PQbackendPID(t.c), o.pin_cpu, strerror(errno));
 	}
-	RunSweep(o, ds, t, build_s, size_mib);
+	PrepareSweep(o, ds, t);
+}
+
+// After the sweep: filtered queries and inserts, then disconnects.
+void
+FinishDatabase(const Options &o, const Dataset &ds, Target &t, const std::vector<int> &cat,
+	       const std::vector<std::vector<int>> &ftruth)
+{
+	fprintf(stderr, "%s:\n", t.system.c_str());
+	notices = 0;
+	Exec(t.c, "RESET hnsw.ef_search");
+	Exec(t.c, "RESET enable_seqscan");
 	if (o.filtered)
 		RunFiltered(o, ds, t, cat, ftruth);
 	if (o.inserts > 0)
 		RunInserts(o, ds, t);
-	PinProcess(0, -1);
 	if (notices > 0)
 		fprintf(stderr, "  %d server notices in total\n", notices);
 	PQfinish(t.c);
+}
+
+// The ef_search sweep: o.rounds rounds, each running every ef on every system in turn, so a
+// machine whose speed drifts (a shared VM) slows all systems alike; the median round is kept.
+void
+RunSweeps(const Options &o, const Dataset &ds, std::vector<Target> &targets, double hnsw_build_s,
+	  double hnsw_size_mib)
+{
+	size_t ns = targets.size() + (o.hnswlib ? 1 : 0);
+	std::vector<std::vector<std::vector<double>>> qps(ns, std::vector<std::vector<double>>(o.efs.size()));
+	std::vector<std::vector<double>> recall(ns, std::vector<double>(o.efs.size()));
+	if (o.hnswlib) {
+		double r;
+		QueryHnswlib(o, ds, 40, std::min<size_t>(ds.nq, 500), r); // warm-up
+	}
+	for (int round = 1; round <= o.rounds; round++) {
+		fprintf(stderr, "sweep round %d of %d:", round, o.rounds);
+		for (size_t e = 0; e < o.efs.size(); e++) {
+			int ef = o.efs[e];
+			fprintf(stderr, " ef %d", ef);
+			for (size_t s = 0; s < ns; s++) {
+				bool raw = o.hnswlib && s == 0;
+				const Target *t = raw ? nullptr : &targets[s - (o.hnswlib ? 1 : 0)];
+				double q = raw ? QueryHnswlib(o, ds, ef, ds.nq, recall[s][e])
+					       : QueryDatabase(o, ds, *t, ef, recall[s][e]);
+				qps[s][e].push_back(q);
+			}
+		}
+		fprintf(stderr, "\n");
+	}
+	for (size_t s = 0; s < ns; s++) {
+		bool raw = o.hnswlib && s == 0;
+		const Target *t = raw ? nullptr : &targets[s - (o.hnswlib ? 1 : 0)];
+		for (size_t e = 0; e < o.efs.size(); e++) {
+			std::vector<double> v = qps[s][e];
+			std::sort(v.begin(), v.end());
+			sweep_rows.push_back({raw ? "hnswlib" : t->system, raw ? hnsw_build_s : t->build_s,
+					      raw ? hnsw_size_mib : t->size_mib, o.efs[e], recall[s][e], v[v.size() / 2],
+					      v.front(), v.back()});
+		}
+	}
 }
 
 // The machine may be shared: print the load next to the numbers.
@@ -686,7 +748,8 @@ Usage()
 		"  --filtered-queries N  queries per selectivity (default 100)\n"
 		"  --no-hnswlib        skip the in-process hnswlib reference\n"
 		"  --reuse             keep an earlier run's table and index if it has exactly the base rows\n"
-		"  --pin-cpu N         timed single-client phases with client and backend on CPU N (same host)\n");
+		"  --pin-cpu N         timed single-client phases with client and backend on CPU N (same host)\n"
+		"  --rounds N          ef_search sweep rounds, systems interleaved; the median is reported (default 3)\n");
 	exit(2);
 }
 
@@ -725,6 +788,8 @@ ParseArgs(int argc, char **argv)
 			o.reuse = true;
 		else if (a == "--pin-cpu")
 			o.pin_cpu = std::stoi(next());
+		else if (a == "--rounds")
+			o.rounds = std::max(1, std::stoi(next()));
 		else if (a == "--ef") {
 			o.efs.clear();
 			std::string l = next();
@@ -780,17 +845,28 @@ main(int argc, char **argv)
 		fprintf(stderr, "filtered ground truth in %.1f s\n", Seconds(t0));
 	}
 
+	double hnsw_build_s = 0, hnsw_size_mib = 0;
 	if (o.hnswlib)
-		RunHnswlib(o, ds);
-	for (const auto &ci : o.conninfos)
-		RunDatabase(o, ds, ci, cat, ftruth);
+		BuildHnswlib(o, ds, hnsw_build_s, hnsw_size_mib);
+	std::vector<Target> targets(o.conninfos.size());
+	for (size_t i = 0; i < o.conninfos.size(); i++)
+		OpenDatabase(o, ds, o.conninfos[i], cat, targets[i]);
+	// Every timed phase from here on runs on one CPU (the backends were pinned when opened).
+	if (o.pin_cpu >= 0)
+		PinProcess(0, o.pin_cpu);
+	RunSweeps(o, ds, targets, hnsw_build_s, hnsw_size_mib);
+	for (auto &t : targets)
+		FinishDatabase(o, ds, t, cat, ftruth);
+	if (o.hnswlib)
+		InsertHnswlib(o, ds);
+	PinProcess(0, -1);
 
 	printf("\nload average at the end: %s", LoadAverage().c_str());
-	printf("\n%-10s %8s %9s %4s %9s %8s\n", "system", "build_s", "size_MiB", "ef",
-	       ("recall@" + std::to_string(o.k)).c_str(), "qps");
+	printf("\n%-10s %8s %9s %4s %9s %8s %8s %8s   (qps: median of %d interleaved rounds)\n", "system",
+	       "build_s", "size_MiB", "ef", ("recall@" + std::to_string(o.k)).c_str(), "qps", "min", "max", o.rounds);
 	for (const auto &r : sweep_rows)
-		printf("%-10s %8.1f %9.1f %4d %9.4f %8.0f\n", r.system.c_str(), r.build_s, r.size_mib, r.ef,
-		       r.recall, r.qps);
+		printf("%-10s %8.1f %9.1f %4d %9.4f %8.0f %8.0f %8.0f\n", r.system.c_str(), r.build_s, r.size_mib, r.ef,
+		       r.recall, r.qps, r.qps_min, r.qps_max);
 	for (const auto &f : floor_qps)
 		printf("%-10s round trip floor (SELECT vector_dims($1::vector)): %.0f q/s\n", f.first.c_str(), f.second);
 	if (!insert_rows.empty()) {
