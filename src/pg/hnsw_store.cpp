@@ -22,36 +22,74 @@ void store_init(PgStore *s, Relation index, const IndexShape *shape)
 	s->writer = false;
 }
 
-// Backend-local hint: which shared buffer last held each block of the most recently searched
-// index. ReadRecentBuffer re-pins it without the buffer-mapping hash lookup and its partition
+// Backend-local hints: which shared buffer last held each block of the indexes searched most
+// recently. ReadRecentBuffer re-pins it without the buffer-mapping hash lookup and its partition
 // lock, which dominate a search over cached pages. A stale hint just falls back to ReadBuffer.
-static RelFileNode hint_node;
-static Buffer *hint_buffers;
-static uint32 hint_capacity;
+// Several indexes keep their hints (the partitions of a Merge Append scan take turns; one set
+// of hints would be reallocated at every switch); the least recently used set is replaced.
+struct BlockHints {
+	RelFileNode node;
+	Buffer *buffers;  // NULL: slot unused
+	uint32 capacity;
+	uint64 last_use;
+};
+static BlockHints hint_sets[4];
+static BlockHints *current_hints;  // the set read_block used last
+static uint64 hint_clock;
+
+// The hints of `index`, with room for `block` (and the index's current length); NULL if the
+// block lies far beyond the length the caller knows.
+static BlockHints *hints_for(Relation index, BlockNumber block, BlockNumber nblocks)
+{
+	if (block >= nblocks + 1024)
+		return NULL;
+	BlockHints *h = NULL, *victim = &hint_sets[0];
+	for (BlockHints &c : hint_sets) {
+		if (c.buffers && RelFileNodeEquals(c.node, index->rd_node)) {
+			h = &c;
+			break;
+		}
+		if (!c.buffers || (victim->buffers && c.last_use < victim->last_use))
+			victim = &c;
+	}
+	uint32 need = Max((uint32) nblocks, block + 1) + 1024;
+	if (h == NULL) {
+		h = victim;
+		if (h->buffers)
+			pfree(h->buffers);
+		h->buffers = (Buffer *) MemoryContextAllocExtended(TopMemoryContext, sizeof(Buffer) * need,
+														   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		h->capacity = need;
+		h->node = index->rd_node;
+	} else if (block >= h->capacity) {
+		Buffer *grown = (Buffer *) MemoryContextAllocExtended(TopMemoryContext, sizeof(Buffer) * need,
+															  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+		memcpy(grown, h->buffers, sizeof(Buffer) * h->capacity);
+		pfree(h->buffers);
+		h->buffers = grown;
+		h->capacity = need;
+	}
+	h->last_use = ++hint_clock;
+	current_hints = h;
+	return h;
+}
 
 static Buffer read_block(PgStore *s, BlockNumber block)
 {
 	Relation index = s->index;
 	if (RelationUsesLocalBuffers(index))
 		return ReadBuffer(index, block);  // hints are for shared buffers only
-	if (!RelFileNodeEquals(hint_node, index->rd_node) || block >= hint_capacity) {
-		if (!RelFileNodeEquals(hint_node, index->rd_node) || hint_capacity < s->nblocks + 1) {
-			uint32 cap = Max((uint32) s->nblocks + 1024, block + 1024);
-			if (hint_buffers)
-				pfree(hint_buffers);
-			hint_buffers = (Buffer *) MemoryContextAllocExtended(TopMemoryContext, sizeof(Buffer) * cap,
-																 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-			hint_capacity = cap;
-			hint_node = index->rd_node;
-		}
-		if (block >= hint_capacity)
+	BlockHints *h = current_hints;
+	if (h == NULL || block >= h->capacity || !RelFileNodeEquals(h->node, index->rd_node)) {
+		h = hints_for(index, block, s->nblocks);
+		if (h == NULL)
 			return ReadBuffer(index, block);
 	}
-	Buffer hint = hint_buffers[block];
+	Buffer hint = h->buffers[block];
 	if (hint != InvalidBuffer && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, block, hint))
 		return hint;
 	Buffer buf = ReadBuffer(index, block);
-	hint_buffers[block] = buf;
+	h->buffers[block] = buf;
 	return buf;
 }
 
@@ -177,9 +215,10 @@ static const float *gather_vector(PgStore *s, uint32 id, const char *item)
 void PgStore::prefetch(uint32_t id)
 {
 	BlockNumber block = id_block(id, shape->per_page);
-	if (block >= hint_capacity || !RelFileNodeEquals(hint_node, index->rd_node))
+	const BlockHints *h = current_hints;
+	if (h == NULL || block >= h->capacity || !RelFileNodeEquals(h->node, index->rd_node))
 		return;
-	Buffer b = hint_buffers[block];
+	Buffer b = h->buffers[block];
 	if (b <= 0 || RelationUsesLocalBuffers(index))
 		return;
 	// The buffer header too: pinning and share-locking the page touch it first, and on a large
