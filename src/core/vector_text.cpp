@@ -31,12 +31,36 @@ inline const char *skip_space(const char *p)
 // glibc's strtof is locale-aware and measured 2x slower per vector. Anything from_chars does
 // not take the same way (a '+' sign, hex floats, overflow/underflow, inf/nan spellings) goes to
 // strtof, so errno is only meaningful after that path; it is cleared first either way.
+inline bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+// Integers of up to 9 digits (pixel values, counts, one-hot vectors) skip from_chars, whose
+// setup costs more than their digits: they fit a uint32, and its conversion to float rounds once,
+// to nearest, as strtof does. Anything with a point or an exponent goes to from_chars, which
+// parses long digit strings faster than a digit-at-a-time loop.
+inline bool parse_small_integer(const char *q, bool negative, float *out, const char **end)
+{
+	uint32_t m = 0;
+	const char *s = q;
+	for (; is_digit(*s) && s - q < 10; s++)
+		m = m * 10 + uint32_t(*s - '0');
+	if (s - q > 9 || *s == '.' || *s == 'e' || *s == 'E')
+		return false;
+	*out = negative ? -float(m) : float(m);
+	*end = s;
+	return true;
+}
+
 inline float parse_float(const char *p, const char *limit, const char **end)
 {
 	errno = 0;
 	const char *q = p + (*p == '-');
 	if (*q >= '0' && *q <= '9' && !(q[0] == '0' && (q[1] == 'x' || q[1] == 'X'))) {
 		float v;
+		if (q[1] != '.' && parse_small_integer(q, q != p, &v, end))	 // "0.123" goes straight on
+			return v;
 		auto r = std::from_chars(p, limit, v);
 		if (r.ec == std::errc()) {
 			*end = r.ptr;

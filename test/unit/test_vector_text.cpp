@@ -160,6 +160,28 @@ TEST(VectorTextParse, SameFloatsAsStrtof)
 	EXPECT_GT(checked, 300000u);
 }
 
+// Integers on both sides of the 9-digit fast path's limit, many past 2^24 where the float must
+// round (leading zeros, signs, a trailing point or exponent that sends them the general way):
+// strtof's float, bit for bit.
+TEST(VectorTextParse, SmallIntegersAsStrtof)
+{
+	std::mt19937_64 rng(7);
+	const char *tails[] = {"", "", "", ".", ".0", "e0", "E1", ".5"};
+	size_t checked = 0;
+	for (int i = 0; i < 1000000; i++) {
+		uint64_t m = i % 2 ? rng() % 100000000000 : rng() % 1000;
+		std::string t = std::string(size_t(rng() % 3), '0') + std::to_string(m) + tails[rng() % 8];
+		if (rng() % 2)
+			t.insert(0, "-");
+		float expect = std::strtof(t.c_str(), nullptr);
+		Parsed p = parse(("[" + t + "]").c_str());
+		ASSERT_EQ(p.r.status, ParseStatus::Ok) << t;
+		ASSERT_EQ(std::memcmp(&p.v[0], &expect, sizeof expect), 0) << t << " read as " << p.v[0] << ", strtof " << expect;
+		checked++;
+	}
+	EXPECT_EQ(checked, 1000000u);
+}
+
 TEST(VectorTextParse, Dimensions)
 {
 	std::string s = "[";
