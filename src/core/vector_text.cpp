@@ -27,10 +27,6 @@ inline const char *skip_space(const char *p)
 	return p;
 }
 
-// strtof semantics (which pgvector's input has), with the common case on std::from_chars:
-// glibc's strtof is locale-aware and measured 2x slower per vector. Anything from_chars does
-// not take the same way (a '+' sign, hex floats, overflow/underflow, inf/nan spellings) goes to
-// strtof, so errno is only meaningful after that path; it is cleared first either way.
 inline bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';
@@ -53,6 +49,10 @@ inline bool parse_small_integer(const char *q, bool negative, float *out, const 
 	return true;
 }
 
+// strtof semantics (which pgvector's input has), with the common case on std::from_chars:
+// glibc's strtof is locale-aware and measured 2x slower per vector. Anything from_chars does
+// not take the same way (a '+' sign, hex floats, overflow/underflow, inf/nan spellings) goes to
+// strtof, so errno is only meaningful after that path; it is cleared first either way.
 inline float parse_float(const char *p, const char *limit, const char **end)
 {
 	errno = 0;

@@ -52,23 +52,24 @@ static BlockHints *hints_for(Relation index, BlockNumber block, BlockNumber nblo
 		if (!c.buffers || (victim->buffers && c.last_use < victim->last_use))
 			victim = &c;
 	}
-	uint32 need = Max((uint32) nblocks, block + 1) + 1024;
-	if (h == NULL) {
-		h = victim;
-		if (h->buffers)
-			pfree(h->buffers);
-		h->buffers = (Buffer *) MemoryContextAllocExtended(TopMemoryContext, sizeof(Buffer) * need,
-														   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-		h->capacity = need;
-		h->node = index->rd_node;
-	} else if (block >= h->capacity) {
-		Buffer *grown = (Buffer *) MemoryContextAllocExtended(TopMemoryContext, sizeof(Buffer) * need,
-															  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-		memcpy(grown, h->buffers, sizeof(Buffer) * h->capacity);
-		pfree(h->buffers);
-		h->buffers = grown;
-		h->capacity = need;
+	if (h != NULL && block < h->capacity) {
+		h->last_use = ++hint_clock;
+		current_hints = h;
+		return h;
 	}
+	// Allocated before the old array is freed: an out-of-memory ERROR leaves every set valid.
+	uint32 need = Max((uint32) nblocks, block + 1) + 1024;
+	Buffer *fresh = (Buffer *) MemoryContextAllocExtended(TopMemoryContext, sizeof(Buffer) * need,
+														  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	if (h != NULL)
+		memcpy(fresh, h->buffers, sizeof(Buffer) * h->capacity);  // grown index: keep its hints
+	else
+		h = victim;
+	if (h->buffers)
+		pfree(h->buffers);
+	h->buffers = fresh;
+	h->capacity = need;
+	h->node = index->rd_node;
 	h->last_use = ++hint_clock;
 	current_hints = h;
 	return h;
