@@ -129,6 +129,9 @@ struct PgStore {
 void store_init(PgStore *s, Relation index, const IndexShape *shape);
 // Reads the element header (copy) and its heap TIDs; returns false if id is not a valid slot.
 bool store_element(PgStore *s, uint32 id, ElementHeader *hdr);
+// Counts one step along the duplicate chain of element `head`: a chain longer than the index has
+// slots is a cycle, reported as corruption (walks would otherwise never end).
+void count_chain_step(PgStore *s, uint64 *steps, uint32 head);
 
 // Per-backend visited set sized for the index (hnsw_scan.cpp).
 VisitedSet *acquire_visited(size_t capacity, bool *shared);

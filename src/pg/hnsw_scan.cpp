@@ -259,7 +259,7 @@ static bool load_tids(ScanOpaque *so, uint32 id)
 		return false;
 	so->n_pending = 0;
 	so->pos_pending = 0;
-	int guard = 0;
+	uint64 steps = 0;
 	for (;;) {
 		for (int i = 0; i < h.n_tids && i < kHeapTidsPerElement; i++) {
 			if (so->n_pending % kHeapTidsPerElement == 0)
@@ -275,7 +275,8 @@ static bool load_tids(ScanOpaque *so, uint32 id)
 		if (h.dup_next == kInvalidId)
 			break;
 		uint32 next = h.dup_next;
-		if (++guard > 1000000 || !store_element(&so->store, next, &h) || h.flags != kElementDuplicate)
+		count_chain_step(&so->store, &steps, id);
+		if (!store_element(&so->store, next, &h) || h.flags != kElementDuplicate)
 			report_corrupt(so->store.index, "broken duplicate chain", id);
 	}
 	return so->n_pending > 0;

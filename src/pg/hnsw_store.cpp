@@ -391,6 +391,15 @@ int PgStore::links(uint32_t id, int level, uint32_t *out)
 	return n;
 }
 
+void count_chain_step(PgStore *s, uint64 *steps, uint32 head)
+{
+	if (++*steps <= (uint64) s->nblocks * s->shape->per_page)
+		return;
+	s->nblocks = RelationGetNumberOfBlocks(s->index);  // the index may have grown meanwhile
+	if (*steps > (uint64) s->nblocks * s->shape->per_page)
+		report_corrupt(s->index, "broken duplicate chain (a cycle)", head);
+}
+
 bool store_element(PgStore *s, uint32 id, ElementHeader *hdr)
 {
 	Locked l;

@@ -148,7 +148,9 @@ static IndexBulkDeleteResult *bulkdelete_impl(IndexVacuumInfo *info, IndexBulkDe
 			ElementHeader h;
 			store_element(&store, empty[i], &h);
 			bool any = false;
+			uint64 steps = 0;
 			for (uint32 next = h.dup_next; next != kInvalidId && !any;) {
+				count_chain_step(&store, &steps, empty[i]);
 				ElementHeader d;
 				if (!store_element(&store, next, &d))
 					break;
