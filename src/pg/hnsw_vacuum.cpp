@@ -128,6 +128,7 @@ static IndexBulkDeleteResult *bulkdelete_impl(IndexVacuumInfo *info, IndexBulkDe
 	PgStore store;
 	store_init(&store, index, &sh);
 	for (BlockNumber b = 1; b < nblocks; b++) {
+		vacuum_delay_point();
 		Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, b, RBM_NORMAL, info->strategy);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		Page page = BufferGetPage(buf);
