@@ -119,6 +119,21 @@ SELECT count(*) AS rows, array_agg(d) = (SELECT array_agg(x ORDER BY x) FROM unn
 FROM (SELECT id, v, v <-> '[1,2,3,4,5,6,7,8,9,10,1,2,3,4,5,6,7,8,9,10]' AS d FROM parts
 	ORDER BY v <-> '[1,2,3,4,5,6,7,8,9,10,1,2,3,4,5,6,7,8,9,10]' LIMIT 10) s;
 
+-- In the projection of the very scan, with the scan's row and query but another vector (a
+-- constant, another row's column, another column of the same row): the operator's own value.
+CREATE TABLE two (id int PRIMARY KEY, v vector(3), w vector(3));
+INSERT INTO two SELECT i, ARRAY[i % 7, i % 5, i % 3]::vector, ARRAY[i % 3, 1, i % 11]::vector FROM generate_series(1, 500) i;
+CREATE INDEX ON two USING hnsw (v vector_l2_ops);
+ANALYZE two;
+SELECT count(*) AS rows,
+	count(*) FILTER (WHERE prism.scan_l2_distance(tableoid, ctid, '[10,10,10]', '[1,2,3]') = '[10,10,10]'::vector <-> '[1,2,3]') AS constant,
+	count(*) FILTER (WHERE prism.scan_l2_distance(tableoid, ctid, w, '[1,2,3]') = w <-> '[1,2,3]') AS other_column,
+	count(*) FILTER (WHERE prism.scan_l2_distance(tableoid, ctid, v, '[1,2,3]') = v <-> '[1,2,3]') AS own_column
+FROM (SELECT tableoid, ctid, v, w FROM two ORDER BY v <-> '[1,2,3]' LIMIT 20) s;
+SELECT count(*) AS rows, count(*) FILTER (WHERE prism.scan_l2_distance(a.tableoid, a.ctid, b.v, '[1,2,3]') = b.v <-> '[1,2,3]') AS other_row
+FROM (SELECT tableoid, ctid, id, v FROM two ORDER BY v <-> '[1,2,3]' LIMIT 20) a JOIN two b ON b.id = a.id % 500 + 1;
+DROP TABLE two;
+
 -- Called directly the functions are the operators, errors included.
 SELECT prism.scan_l2_distance('t20'::regclass, '(0,1)', '[1,2]', '[4,6]') AS l2,
 	prism.scan_negative_inner_product('t20'::regclass, '(0,1)', '[1,2]', '[4,6]') AS negative_ip;

@@ -148,6 +148,9 @@ void init_candidates(CandidateArray *a, size_t capacity);
 struct ReturnedDistance {
 	const void *scan;  // the scan that set it; NULL when empty
 	Oid heap;
+	RelFileNode heap_node;
+	TupleDesc heap_desc;	 // the heap's, valid while the scan is
+	AttrNumber column;		 // the indexed heap column
 	ItemPointerData tid;
 	Metric metric;
 	const float *query;

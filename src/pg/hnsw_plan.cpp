@@ -29,6 +29,7 @@ extern "C" {
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/syscache.h"
+#include "storage/buf_internals.h"	// GetBufferDescriptor: which row a column value lies in
 }
 
 namespace prism {
@@ -207,12 +208,45 @@ void define_planner_hook()
 	planner_hook = prism_planner;
 }
 
-// The value the scan left for this row, if (table, ctid, metric, query) are the scan's.
+// Whether `p` is the indexed column's value of the row the scan returned, as it lies in a shared
+// buffer: the executor hands a row's column values as pointers into the pinned page (inline,
+// compressed or a TOAST pointer alike). Values a query computes or passes in never are, nor are
+// other rows' or other columns', so a direct call cannot pick up the scan's value for them.
+static bool is_returned_column(const char *p, const ReturnedDistance &r)
+{
+	if (p < BufferBlocks || p >= BufferBlocks + (Size) NBuffers * BLCKSZ)
+		return false;
+	int buf_id = (int) ((Size) (p - BufferBlocks) / BLCKSZ);
+	// The row's buffer is pinned by the executor's slot, so its tag cannot change meanwhile.
+	const BufferTag tag = GetBufferDescriptor(buf_id)->tag;
+	if (!RelFileNodeEquals(tag.rnode, r.heap_node) || tag.forkNum != MAIN_FORKNUM ||
+		tag.blockNum != ItemPointerGetBlockNumberNoCheck(&r.tid))
+		return false;
+	Page page = (Page) (BufferBlocks + (Size) buf_id * BLCKSZ);
+	OffsetNumber off = ItemPointerGetOffsetNumberNoCheck(&r.tid);
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		return false;
+	ItemId lp = PageGetItemId(page, off);
+	if (!ItemIdIsNormal(lp))
+		return false;
+	HeapTupleData tuple;
+	tuple.t_data = (HeapTupleHeader) ((char *) page + ItemIdGetOffset(lp));
+	tuple.t_len = ItemIdGetLength(lp);
+	tuple.t_self = r.tid;
+	tuple.t_tableOid = r.heap;
+	bool isnull;
+	Datum value = heap_getattr(&tuple, r.column, r.heap_desc, &isnull);
+	return !isnull && DatumGetPointer(value) == p;
+}
+
+// The value the scan left for this row, if (table, ctid, metric, query) are the scan's and the
+// vector argument is that row's indexed column.
 static bool scanned_value(FunctionCallInfo fcinfo, Metric metric, double *value)
 {
 	const ReturnedDistance &r = last_returned;
 	if (r.scan == NULL || r.metric != metric || r.heap != PG_GETARG_OID(0) ||
-		!ItemPointerEquals(const_cast<ItemPointer>(&r.tid), (ItemPointer) PG_GETARG_POINTER(1)))
+		!ItemPointerEquals(const_cast<ItemPointer>(&r.tid), (ItemPointer) PG_GETARG_POINTER(1)) ||
+		!is_returned_column((const char *) PG_GETARG_POINTER(2), r))
 		return false;
 	Vector *q = PG_GETARG_VECTOR_P(3);
 	if ((uint32) q->dim != r.dims || memcmp(q->x, r.query, sizeof(float) * r.dims) != 0)

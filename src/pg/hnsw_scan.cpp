@@ -115,7 +115,12 @@ static void start_search(IndexScanDesc scan)
 			normalize_vector(so->query, sh.dims);
 		// The cosine operator works on the raw vectors, the index on normalized ones: their
 		// values differ in the last bits, so only l2 and inner product share theirs.
-		so->share_distances = sh.metric != Metric::Cosine && scan->heapRelation != NULL;
+		// The reader checks that its vector argument is the indexed column of the returned row
+		// as it lies in a shared buffer (hnsw_plan.cpp): not for an expression index, nor for a
+		// temporary table (local buffers).
+		so->share_distances = sh.metric != Metric::Cosine && scan->heapRelation != NULL &&
+							  !RelationUsesLocalBuffers(scan->heapRelation) &&
+							  scan->indexRelation->rd_index->indkey.values[0] != 0;
 	}
 	so->mode = guc_iterative_scan;
 	so->max_discovered = (uint64) guc_max_scan_tuples;
@@ -243,6 +248,9 @@ static void share_distance(IndexScanDesc scan, ScanOpaque *so)
 {
 	last_returned.scan = so;
 	last_returned.heap = RelationGetRelid(scan->heapRelation);
+	last_returned.heap_node = scan->heapRelation->rd_node;
+	last_returned.heap_desc = RelationGetDescr(scan->heapRelation);
+	last_returned.column = scan->indexRelation->rd_index->indkey.values[0];
 	last_returned.tid = scan->xs_heaptid;
 	last_returned.metric = so->shape.metric;
 	last_returned.query = so->query;

@@ -25,8 +25,9 @@ CREATE FUNCTION prism.last_scan_stats(
 COMMENT ON FUNCTION prism.last_scan_stats() IS 'statistics of the last hnsw index scan in this session';
 
 -- What the planner puts in place of `<->` / `<#>` in the rows of an hnsw index scan: the same
--- value, taken from the scan when (tableoid, ctid, query) are the row it just returned
--- (prism.reuse_scan_distances). Callable directly: they always equal the operator.
+-- value, taken from the scan when (tableoid, ctid, query) are the row it just returned and the
+-- vector is that row's indexed column as stored (prism.reuse_scan_distances). Called with
+-- anything else they compute the operator: they always equal it.
 CREATE FUNCTION prism.scan_l2_distance(oid, tid, vector, vector) RETURNS float8
 	AS 'MODULE_PATHNAME', 'prism_scan_l2_distance' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION prism.scan_negative_inner_product(oid, tid, vector, vector) RETURNS float8
