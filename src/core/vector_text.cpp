@@ -32,12 +32,17 @@ inline bool is_digit(char c)
 	return c >= '0' && c <= '9';
 }
 
-// Integers of up to 9 digits (pixel values, counts, one-hot vectors) skip from_chars, whose
-// setup costs more than their digits: they fit a uint32, and its conversion to float rounds once,
-// to nearest, as strtof does. Anything with a point or an exponent goes to from_chars, which
-// parses long digit strings faster than a digit-at-a-time loop.
-inline bool parse_small_integer(const char *q, bool negative, float *out, const char **end)
+// Integers of up to 9 digits with an optional '-' (pixel values, counts, one-hot vectors) skip
+// from_chars, whose setup costs more than their digits: they fit a uint32, and its conversion to
+// float rounds once, to nearest, as strtof does. Anything with a point or an exponent goes to
+// from_chars, which parses long digit strings faster than a digit-at-a-time loop ("0.123" and
+// hex "0x1p3" are recognised by their second character).
+inline bool parse_small_integer(const char *p, float *out, const char **end)
 {
+	bool negative = *p == '-';
+	const char *q = p + negative;
+	if (!is_digit(*q) || q[1] == '.' || q[1] == 'x' || q[1] == 'X')
+		return false;
 	uint32_t m = 0;
 	const char *s = q;
 	for (; is_digit(*s) && s - q < 10; s++)
@@ -59,8 +64,6 @@ inline float parse_float(const char *p, const char *limit, const char **end)
 	const char *q = p + (*p == '-');
 	if (*q >= '0' && *q <= '9' && !(q[0] == '0' && (q[1] == 'x' || q[1] == 'X'))) {
 		float v;
-		if (q[1] != '.' && parse_small_integer(q, q != p, &v, end))	 // "0.123" goes straight on
-			return v;
 		auto r = std::from_chars(p, limit, v);
 		if (r.ec == std::errc()) {
 			*end = r.ptr;
@@ -113,17 +116,21 @@ ParseResult parse_vector_text(const char *text, float *out, size_t capacity, siz
 				return status_only(ParseStatus::Syntax);
 
 			const char *end;
-			float v = parse_float(p, limit, &end);
-			if (end == p)
-				return status_only(ParseStatus::Syntax);
-			// Overflow is an error; underflow (ERANGE with a tiny result) reads as 0 or a
-			// denormal, as pgvector accepts it.
-			if (errno == ERANGE && std::isinf(v))
-				return ParseResult{ParseStatus::OutOfRange, 0, p, static_cast<size_t>(end - p)};
-			if (std::isnan(v))
-				return status_only(ParseStatus::NotANumber);
-			if (std::isinf(v))
-				return status_only(ParseStatus::Infinite);
+			float v;
+			// Small integers are finite and leave errno alone: no checks for them.
+			if (!parse_small_integer(p, &v, &end)) {
+				v = parse_float(p, limit, &end);
+				if (end == p)
+					return status_only(ParseStatus::Syntax);
+				// Overflow is an error; underflow (ERANGE with a tiny result) reads as 0 or a
+				// denormal, as pgvector accepts it.
+				if (errno == ERANGE && std::isinf(v))
+					return ParseResult{ParseStatus::OutOfRange, 0, p, static_cast<size_t>(end - p)};
+				if (std::isnan(v))
+					return status_only(ParseStatus::NotANumber);
+				if (std::isinf(v))
+					return status_only(ParseStatus::Infinite);
+			}
 			out[dim++] = v;
 
 			p = skip_space(end);

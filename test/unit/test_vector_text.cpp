@@ -67,7 +67,7 @@ TEST(VectorTextParse, Whitespace)
 TEST(VectorTextParse, SyntaxErrors)
 {
 	const char *bad[] = {"[1,2,3", "[hello,1]", "[", "[ ", "[,", "[,]", "[1,]", "[1a]", "[1,,3]",
-						 "[1, ,3]", "[1 2]", "[1;2]", "[--1]", "[1,2,3,"};
+						 "[1, ,3]", "[1 2]", "[1;2]", "[--1]", "[1,2,3,", "[1x]", "[1X2]", "[-]", "[12 3]", "[7,-]"};
 	for (const char *s : bad)
 		EXPECT_EQ(parse(s).r.status, ParseStatus::Syntax) << s;
 }
