@@ -117,7 +117,7 @@ world()
 }
 
 void
-prism_core(benchmark::State &state)
+run_prism_core(benchmark::State &state, bool keep_discovered)
 {
 	World &w = world();
 	int ef = (int) state.range(0);
@@ -126,7 +126,7 @@ prism_core(benchmark::State &state)
 	uint64_t distances = 0;
 	std::vector<uint32_t> got;
 	for (auto _ : state) {
-		prism_test::knn_search(w.store, sc, w.query(q), ef, nullptr, &distances);
+		prism_test::knn_search(w.store, sc, w.query(q), ef, keep_discovered ? &sc.discovered : nullptr, &distances);
 		got.clear();
 		for (size_t i = 0; i < std::min(kK, sc.result.size); i++)
 			got.push_back(sc.result.items[i].id);
@@ -138,6 +138,19 @@ prism_core(benchmark::State &state)
 	state.counters["recall@10"] = double(hits) / (kK * queries);
 	state.counters["dist/query"] = double(distances) / queries;
 	state.SetItemsProcessed(state.iterations());
+}
+
+// As the index scan runs it: every discovered element kept for a continued search.
+void
+prism_core(benchmark::State &state)
+{
+	run_prism_core(state, false);
+}
+
+void
+prism_core_discovered(benchmark::State &state)
+{
+	run_prism_core(state, true);
 }
 
 void
@@ -185,6 +198,7 @@ hnswlib_own_kernel(benchmark::State &state)
 }
 
 BENCHMARK(prism_core)->Arg(10)->Arg(40)->Arg(100);
+BENCHMARK(prism_core_discovered)->Arg(10)->Arg(40)->Arg(100);
 BENCHMARK(hnswlib_search)->Arg(10)->Arg(40)->Arg(100);
 BENCHMARK(hnswlib_own_kernel)->Arg(40);
 
