@@ -62,7 +62,7 @@ inline float parse_float(const char *p, const char *limit, const char **end)
 {
 	errno = 0;
 	const char *q = p + (*p == '-');
-	if (*q >= '0' && *q <= '9' && !(q[0] == '0' && (q[1] == 'x' || q[1] == 'X'))) {
+	if (is_digit(*q) && !(q[0] == '0' && (q[1] == 'x' || q[1] == 'X'))) {
 		float v;
 		auto r = std::from_chars(p, limit, v);
 		if (r.ec == std::errc()) {
