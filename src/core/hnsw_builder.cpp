@@ -3,6 +3,7 @@
 // so the build uses the same SIMD code as the scan.
 #include "core/hnsw_builder.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -79,6 +80,93 @@ public:
 		}
 	}
 
+	// hnswlib's back-link pruning can leave an element that no other element links to at level
+	// 0 (more often under inner product and with many threads); no search can reach it, so no
+	// scan ever returns its rows. Each such element gets one in-link from its nearest neighbour
+	// with room, else replaces the farthest link of its nearest neighbour whose target keeps
+	// another in-link. Runs once, on the last worker thread, after every element was added.
+	void link_orphans()
+	{
+		size_t n = graph.cur_element_count;
+		std::vector<uint32_t> in_links(n, 0);
+		for (size_t id = 0; id < n; id++) {
+			const uint32_t *links;
+			int cnt = list0(id, &links);
+			for (int i = 0; i < cnt; i++)
+				in_links[links[i]]++;
+		}
+		for (size_t id = 0; id < n; id++)
+			if (in_links[id] == 0 && id != graph.enterpoint_node_)
+				link_orphan((uint32_t) id, in_links);
+	}
+
+	void link_orphan(uint32_t id, std::vector<uint32_t> &in_links)
+	{
+		const uint32_t *own;
+		int n_own = list0(id, &own);
+		std::vector<std::pair<float, uint32_t>> near;  // its own neighbours, nearest first
+		for (int i = 0; i < n_own; i++)
+			near.emplace_back(distance(id, own[i]), own[i]);
+		std::sort(near.begin(), near.end());
+		for (const auto &nb : near) {
+			hnswlib::linklistsizeint *ll = graph.get_linklist0(nb.second);
+			size_t cnt = graph.getListCount(ll);
+			if (cnt < graph.maxM0_) {
+				reinterpret_cast<uint32_t *>(ll + 1)[cnt] = id;
+				graph.setListCount(ll, (unsigned short) (cnt + 1));
+				in_links[id]++;
+				orphans_linked++;
+				return;
+			}
+		}
+		for (const auto &nb : near) {
+			uint32_t *links = reinterpret_cast<uint32_t *>(graph.get_linklist0(nb.second) + 1);
+			size_t cnt = graph.getListCount(graph.get_linklist0(nb.second));
+			int farthest = -1;
+			float farthest_dist = 0;
+			for (size_t i = 0; i < cnt; i++) {
+				if (in_links[links[i]] < 2)
+					continue;
+				float d = distance(nb.second, links[i]);
+				if (farthest < 0 || d > farthest_dist) {
+					farthest = (int) i;
+					farthest_dist = d;
+				}
+			}
+			if (farthest >= 0) {
+				in_links[links[farthest]]--;
+				links[farthest] = id;
+				in_links[id]++;
+				orphans_linked++;
+				return;
+			}
+		}
+	}
+
+	int list0(size_t id, const uint32_t **links)
+	{
+		hnswlib::linklistsizeint *ll = graph.get_linklist0((hnswlib::tableint) id);
+		*links = reinterpret_cast<const uint32_t *>(ll + 1);
+		return (int) graph.getListCount(ll);
+	}
+
+	float distance(uint32_t a, uint32_t b)
+	{
+		return graph.fstdistfunc_(graph.getDataByInternalId(a), graph.getDataByInternalId(b),
+								  graph.dist_func_param_);
+	}
+
+	void finish_graph()
+	{
+		try {
+			link_orphans();
+		} catch (const std::exception &e) {
+			record_error(e.what());
+		} catch (...) {
+			record_error("unknown exception linking unreachable elements");
+		}
+	}
+
 	void record_error(const char *what)
 	{
 		std::lock_guard<std::mutex> guard(error_lock);
@@ -95,6 +183,8 @@ public:
 	std::atomic<size_t> done{0};
 	std::atomic<bool> stop{false};
 	std::atomic<int> running{0};
+	std::atomic<int> adding{0};	 // threads still adding elements
+	size_t orphans_linked = 0;
 	std::mutex error_lock;
 	std::string error;
 	bool joined = false;
@@ -117,9 +207,13 @@ GraphBuilder *builder_start(const BuildParams &params, char *error, size_t error
 		if ((size_t) threads > params.n)
 			threads = params.n > 0 ? (int) params.n : 1;
 		b->running.store(threads);
+		b->adding.store(threads);
 		for (int t = 0; t < threads; t++)
 			b->workers.emplace_back([b] {
 				b->run_worker();
+				// the last thread to finish adding links orphans before the build counts as done
+				if (b->adding.fetch_sub(1) == 1 && !b->stop.load())
+					b->finish_graph();
 				b->running.fetch_sub(1);
 			});
 		if (error_size > 0)
@@ -185,6 +279,8 @@ int builder_links(GraphBuilder *b, uint32_t internal_id, int level, const uint32
 	*links = reinterpret_cast<const uint32_t *>(ll + 1);
 	return (int) b->graph.getListCount(ll);
 }
+
+size_t builder_orphans_linked(GraphBuilder *b) noexcept { return b->orphans_linked; }
 
 uint32_t builder_entry_point(GraphBuilder *b) noexcept { return b->graph.enterpoint_node_; }
 

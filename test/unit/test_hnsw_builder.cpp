@@ -44,6 +44,7 @@ check_graph(GraphBuilder *b, int m)
 	ASSERT_LT(ep, n);
 	EXPECT_EQ(builder_level(b, ep), max_level);
 	std::vector<bool> rows(n, false);
+	std::vector<size_t> in_links(n, 0);
 	size_t linked = 0;
 	for (uint32_t id = 0; id < n; id++) {
 		size_t row = builder_input_index(b, id);
@@ -65,6 +66,8 @@ check_graph(GraphBuilder *b, int m)
 				// A neighbour at level l must itself exist at level l.
 				ASSERT_GE(builder_level(b, links[i]), l);
 				EXPECT_TRUE(seen.insert(links[i]).second) << "duplicate link from " << id;
+				if (l == 0)
+					in_links[links[i]]++;
 			}
 			if (l == 0 && cnt > 0)
 				linked++;
@@ -72,6 +75,10 @@ check_graph(GraphBuilder *b, int m)
 	}
 	if (n > 1) {
 		EXPECT_EQ(linked, n) << "an element has no level-0 links";
+		// no element but the entry point is unreachable for lack of an in-link
+		for (uint32_t id = 0; id < n; id++)
+			if (id != ep)
+				ASSERT_GT(in_links[id], 0u) << "no element links to " << id << " at level 0";
 	}
 }
 
@@ -128,6 +135,28 @@ TEST(HnswBuilder, InnerProductSingleThread)
 	}
 	EXPECT_EQ(builder_count(b), n);
 	check_graph(b, 8);
+	builder_free(b);
+}
+
+// hnswlib's back-link pruning can leave an element no other element links to at level 0; this
+// single-threaded (so deterministic) build of the clustered set leaves three. The builder gives
+// each an in-link, so check_graph's in-link check passes.
+TEST(HnswBuilder, LinksElementsWithoutInLinks)
+{
+	const size_t n = 5000, dims = 32;
+	const int m = 12;
+	std::vector<float> v = clustered_data(n, dims, 20, 7);
+	char err[256];
+	GraphBuilder *b = builder_start(params_for(v, n, dims, m, 1), err, sizeof(err));
+	ASSERT_NE(b, nullptr) << err;
+	bool finished = false;
+	while (!finished) {
+		builder_progress(b, &finished);
+		std::this_thread::sleep_for(std::chrono::milliseconds(2));
+	}
+	EXPECT_EQ(builder_count(b), n);
+	EXPECT_GT(builder_orphans_linked(b), 0u);
+	check_graph(b, m);
 	builder_free(b);
 }
 
