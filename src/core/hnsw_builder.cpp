@@ -81,10 +81,10 @@ public:
 	}
 
 	// hnswlib's back-link pruning can leave an element that no other element links to at level
-	// 0 (more often under inner product and with many threads); no search can reach it, so no
-	// scan ever returns its rows. Each such element gets one in-link from its nearest neighbour
-	// with room, else replaces the farthest link of its nearest neighbour whose target keeps
-	// another in-link. Runs once, on the last worker thread, after every element was added.
+	// 0; no search can reach it, so no scan ever returns its rows. Each such element gets one
+	// in-link from its nearest neighbour with room, else replaces the farthest link of its
+	// nearest neighbour whose target keeps another in-link. Runs once, on the last worker
+	// thread, after every element was added.
 	void link_orphans()
 	{
 		size_t n = graph.cur_element_count;
@@ -95,9 +95,19 @@ public:
 			for (int i = 0; i < cnt; i++)
 				in_links[links[i]]++;
 		}
+		std::vector<uint32_t> orphans;
 		for (size_t id = 0; id < n; id++)
 			if (in_links[id] == 0 && id != graph.enterpoint_node_)
-				link_orphan((uint32_t) id, in_links);
+				orphans.push_back((uint32_t) id);
+		orphans_found = orphans.size();
+		// Such holes are rare (1-5 in 10,000 elements of hnsw_recall's data under l2, cosine and
+		// inner product on unit vectors). Inner product on vectors of unequal norms leaves about
+		// half the elements without in-links (links lead to the long vectors): that is the
+		// metric, not a hole, and rewiring 1,316 links there took recall@10 from 0.98 to 0.69.
+		if (orphans.size() * 100 > n)
+			return;
+		for (uint32_t id : orphans)
+			link_orphan(id, in_links);
 	}
 
 	void link_orphan(uint32_t id, std::vector<uint32_t> &in_links)
@@ -184,6 +194,7 @@ public:
 	std::atomic<bool> stop{false};
 	std::atomic<int> running{0};
 	std::atomic<int> adding{0};	 // threads still adding elements
+	size_t orphans_found = 0;  // level-0 elements without in-links after hnswlib's build
 	size_t orphans_linked = 0;
 	std::mutex error_lock;
 	std::string error;
@@ -279,6 +290,8 @@ int builder_links(GraphBuilder *b, uint32_t internal_id, int level, const uint32
 	*links = reinterpret_cast<const uint32_t *>(ll + 1);
 	return (int) b->graph.getListCount(ll);
 }
+
+size_t builder_orphans_found(GraphBuilder *b) noexcept { return b->orphans_found; }
 
 size_t builder_orphans_linked(GraphBuilder *b) noexcept { return b->orphans_linked; }
 

@@ -41,7 +41,9 @@ size_t builder_input_index(GraphBuilder *b, uint32_t internal_id) noexcept;  // 
 int builder_level(GraphBuilder *b, uint32_t internal_id) noexcept;
 int builder_links(GraphBuilder *b, uint32_t internal_id, int level, const uint32_t **links) noexcept;
 uint32_t builder_entry_point(GraphBuilder *b) noexcept;
-// Level-0 elements nobody linked to that the finished build gave an in-link (see link_orphans).
+// Level-0 elements other than the entry point that hnswlib's build left without an in-link, and
+// how many of them the builder linked (none when they are many: see link_orphans).
+size_t builder_orphans_found(GraphBuilder *b) noexcept;
 size_t builder_orphans_linked(GraphBuilder *b) noexcept;
 int builder_max_level(GraphBuilder *b) noexcept;
 // Bytes hnswlib needs for n elements of this shape (for the maintenance_work_mem check).
