@@ -39,6 +39,7 @@ struct ScanOpaque {
 	CandidateArray frontier, result, discovered;
 	size_t beam_left;
 	float last_dist;
+	float nearest_dist;	 // the beam's nearest distance: the scale of the delivery margin
 	uint64 discovered_count;
 	ItemPointerData *pending;
 	int n_pending, pos_pending;
@@ -153,6 +154,7 @@ static void start_search(IndexScanDesc scan)
 	search_layer(so->store, so->query, &ep, 1, ef, 0, *so->visited, so->frontier, so->result, &so->discovered,
 				 so->link_buf, &so->stats.distances);
 	so->discovered_count = so->discovered.size;
+	so->nearest_dist = so->discovered.items[0].dist;
 	so->beam_left = so->result.size;
 }
 
@@ -168,8 +170,15 @@ static Candidate pop_discovered(ScanOpaque *so)
 // neighbour of a frontier element can be closer than that element, so handing out the nearest
 // undelivered element as soon as the frontier reaches it would later find closer elements,
 // which strict_order must drop: measured on 20k x 32-d, 0.1% filters lost recall 0.94 -> 0.99
-// with a 10% margin. Relative to |distance| so it also works for negative inner products.
+// with a 10% margin. A share of |distance| alone would vanish where inner products cross zero;
+// the distance from the nearest element gives the scale there (for l2 and cosine the nearest
+// distance is >= 0, so the first term always wins).
 static const float kDeliveryMargin = 0.1f;
+
+static float delivery_margin(const ScanOpaque *so, float next)
+{
+	return kDeliveryMargin * fmaxf(fabsf(next), next - so->nearest_dist);
+}
 
 static bool frontier_reaches(const ScanOpaque *so)
 {
@@ -178,7 +187,7 @@ static bool frontier_reaches(const ScanOpaque *so)
 	if (so->discovered.size == 0)
 		return true;
 	float next = so->discovered.items[0].dist;
-	return so->frontier.items[0].dist <= next + kDeliveryMargin * fabsf(next);
+	return so->frontier.items[0].dist <= next + delivery_margin(so, next);
 }
 
 // Expands the frontier until it lies (by the margin) beyond the nearest undelivered element.
