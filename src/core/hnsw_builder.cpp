@@ -80,14 +80,18 @@ public:
 		}
 	}
 
-	// hnswlib's back-link pruning can leave an element that no other element links to at level
-	// 0; no search can reach it, so no scan ever returns its rows. Each such element gets one
-	// in-link from its nearest neighbour with room, else replaces the farthest link of its
-	// nearest neighbour whose target keeps another in-link. Runs once, on the last worker
-	// thread, after every element was added.
-	void link_orphans()
+	// hnswlib's back-link pruning can leave elements that no search reaches at level 0 (nothing
+	// links to them, or only other such elements do), so no scan ever returns their rows:
+	// 238 of Fashion-MNIST's 60,000 had no in-link at all. Each element a walk from the entry
+	// point misses gets an in-link from the nearest element a search finds (so one that is
+	// reached): appended where a list has room, else in place of a list's farthest link whose
+	// target keeps another in-link; then what it leads to counts as reached. Runs once, on the
+	// last worker thread, after every element was added.
+	void connect_unreachable()
 	{
 		size_t n = graph.cur_element_count;
+		if (n < 2)
+			return;
 		std::vector<uint32_t> in_links(n, 0);
 		for (size_t id = 0; id < n; id++) {
 			const uint32_t *links;
@@ -95,28 +99,55 @@ public:
 			for (int i = 0; i < cnt; i++)
 				in_links[links[i]]++;
 		}
-		std::vector<uint32_t> orphans;
+		std::vector<char> reached(n, 0);
+		mark_reached(graph.enterpoint_node_, reached);
+		std::vector<uint32_t> missed;
 		for (size_t id = 0; id < n; id++)
-			if (in_links[id] == 0 && id != graph.enterpoint_node_)
-				orphans.push_back((uint32_t) id);
-		orphans_found = orphans.size();
+			if (!reached[id])
+				missed.push_back((uint32_t) id);
+		unreachable_found = missed.size();
 		// Such holes are rare (1-5 in 10,000 elements of hnsw_recall's data under l2, cosine and
 		// inner product on unit vectors). Inner product on vectors of unequal norms leaves about
 		// half the elements without in-links (links lead to the long vectors): that is the
 		// metric, not a hole, and rewiring 1,316 links there took recall@10 from 0.98 to 0.69.
-		if (orphans.size() * 100 > n)
+		if (missed.size() * 100 > n)
 			return;
-		for (uint32_t id : orphans)
-			link_orphan(id, in_links);
+		graph.setEf((size_t) params.ef_construction);
+		for (uint32_t id : missed) {
+			if (reached[id] || !link_from_reached(id, in_links))
+				continue;
+			unreachable_linked++;
+			mark_reached(id, reached);
+		}
 	}
 
-	void link_orphan(uint32_t id, std::vector<uint32_t> &in_links)
+	// Marks every element a level-0 walk from `start` reaches (stopping at reached ones).
+	void mark_reached(uint32_t start, std::vector<char> &reached)
 	{
-		const uint32_t *own;
-		int n_own = list0(id, &own);
-		std::vector<std::pair<float, uint32_t>> near;  // its own neighbours, nearest first
-		for (int i = 0; i < n_own; i++)
-			near.emplace_back(distance(id, own[i]), own[i]);
+		std::vector<uint32_t> todo{start};
+		reached[start] = 1;
+		while (!todo.empty()) {
+			uint32_t id = todo.back();
+			todo.pop_back();
+			const uint32_t *links;
+			int cnt = list0(id, &links);
+			for (int i = 0; i < cnt; i++)
+				if (!reached[links[i]]) {
+					reached[links[i]] = 1;
+					todo.push_back(links[i]);
+				}
+		}
+	}
+
+	bool link_from_reached(uint32_t id, std::vector<uint32_t> &in_links)
+	{
+		auto found = graph.searchKnn(graph.getDataByInternalId(id), params.ef_construction);
+		std::vector<std::pair<float, uint32_t>> near;  // nearest first
+		for (; !found.empty(); found.pop()) {
+			uint32_t nb = graph.label_lookup_.at(found.top().second);  // labels are input rows
+			if (nb != id)
+				near.emplace_back(found.top().first, nb);
+		}
 		std::sort(near.begin(), near.end());
 		for (const auto &nb : near) {
 			hnswlib::linklistsizeint *ll = graph.get_linklist0(nb.second);
@@ -125,17 +156,17 @@ public:
 				reinterpret_cast<uint32_t *>(ll + 1)[cnt] = id;
 				graph.setListCount(ll, (unsigned short) (cnt + 1));
 				in_links[id]++;
-				orphans_linked++;
-				return;
+				return true;
 			}
 		}
 		for (const auto &nb : near) {
-			uint32_t *links = reinterpret_cast<uint32_t *>(graph.get_linklist0(nb.second) + 1);
-			size_t cnt = graph.getListCount(graph.get_linklist0(nb.second));
+			hnswlib::linklistsizeint *ll = graph.get_linklist0(nb.second);
+			uint32_t *links = reinterpret_cast<uint32_t *>(ll + 1);
+			size_t cnt = graph.getListCount(ll);
 			int farthest = -1;
 			float farthest_dist = 0;
 			for (size_t i = 0; i < cnt; i++) {
-				if (in_links[links[i]] < 2)
+				if (in_links[links[i]] < 2 || links[i] == id)
 					continue;
 				float d = distance(nb.second, links[i]);
 				if (farthest < 0 || d > farthest_dist) {
@@ -147,10 +178,10 @@ public:
 				in_links[links[farthest]]--;
 				links[farthest] = id;
 				in_links[id]++;
-				orphans_linked++;
-				return;
+				return true;
 			}
 		}
+		return false;
 	}
 
 	int list0(size_t id, const uint32_t **links)
@@ -169,11 +200,11 @@ public:
 	void finish_graph()
 	{
 		try {
-			link_orphans();
+			connect_unreachable();
 		} catch (const std::exception &e) {
 			record_error(e.what());
 		} catch (...) {
-			record_error("unknown exception linking unreachable elements");
+			record_error("unknown exception connecting unreachable elements");
 		}
 	}
 
@@ -194,8 +225,8 @@ public:
 	std::atomic<bool> stop{false};
 	std::atomic<int> running{0};
 	std::atomic<int> adding{0};	 // threads still adding elements
-	size_t orphans_found = 0;  // level-0 elements without in-links after hnswlib's build
-	size_t orphans_linked = 0;
+	size_t unreachable_found = 0;  // level-0 elements a walk from the entry point missed
+	size_t unreachable_linked = 0;
 	std::mutex error_lock;
 	std::string error;
 	bool joined = false;
@@ -222,7 +253,7 @@ GraphBuilder *builder_start(const BuildParams &params, char *error, size_t error
 		for (int t = 0; t < threads; t++)
 			b->workers.emplace_back([b] {
 				b->run_worker();
-				// the last thread to finish adding links orphans before the build counts as done
+				// the last thread to finish adding connects unreachable elements before the build is done
 				if (b->adding.fetch_sub(1) == 1 && !b->stop.load())
 					b->finish_graph();
 				b->running.fetch_sub(1);
@@ -291,9 +322,9 @@ int builder_links(GraphBuilder *b, uint32_t internal_id, int level, const uint32
 	return (int) b->graph.getListCount(ll);
 }
 
-size_t builder_orphans_found(GraphBuilder *b) noexcept { return b->orphans_found; }
+size_t builder_unreachable_found(GraphBuilder *b) noexcept { return b->unreachable_found; }
 
-size_t builder_orphans_linked(GraphBuilder *b) noexcept { return b->orphans_linked; }
+size_t builder_unreachable_linked(GraphBuilder *b) noexcept { return b->unreachable_linked; }
 
 uint32_t builder_entry_point(GraphBuilder *b) noexcept { return b->graph.enterpoint_node_; }
 

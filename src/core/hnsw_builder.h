@@ -41,10 +41,10 @@ size_t builder_input_index(GraphBuilder *b, uint32_t internal_id) noexcept;  // 
 int builder_level(GraphBuilder *b, uint32_t internal_id) noexcept;
 int builder_links(GraphBuilder *b, uint32_t internal_id, int level, const uint32_t **links) noexcept;
 uint32_t builder_entry_point(GraphBuilder *b) noexcept;
-// Level-0 elements other than the entry point that hnswlib's build left without an in-link, and
-// how many of them the builder linked (none when they are many: see link_orphans).
-size_t builder_orphans_found(GraphBuilder *b) noexcept;
-size_t builder_orphans_linked(GraphBuilder *b) noexcept;
+// Elements a level-0 walk from the entry point did not reach after hnswlib's build, and how
+// many of them the builder connected (none when they are many: see connect_unreachable).
+size_t builder_unreachable_found(GraphBuilder *b) noexcept;
+size_t builder_unreachable_linked(GraphBuilder *b) noexcept;
 int builder_max_level(GraphBuilder *b) noexcept;
 // Bytes hnswlib needs for n elements of this shape (for the maintenance_work_mem check).
 size_t builder_memory_estimate(size_t n, size_t dims, int m) noexcept;

@@ -141,9 +141,9 @@ static void build_graph(BuildState *bs)
 	if (builder_error(bs->builder)[0])
 		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
 						errmsg("hnsw graph build failed: %s", builder_error(bs->builder))));
-	elog(DEBUG1, "hnsw graph of \"%s\": %zu elements, %zu without a level-0 in-link, %zu of them linked",
-		 RelationGetRelationName(bs->index), builder_count(bs->builder), builder_orphans_found(bs->builder),
-		 builder_orphans_linked(bs->builder));
+	elog(DEBUG1, "hnsw graph of \"%s\": %zu elements, %zu not reached from the entry point, %zu of them connected",
+		 RelationGetRelationName(bs->index), builder_count(bs->builder), builder_unreachable_found(bs->builder),
+		 builder_unreachable_linked(bs->builder));
 }
 
 // Appends a new page of `kind` at the end of the index and returns it exclusively locked.
