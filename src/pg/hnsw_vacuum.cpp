@@ -660,7 +660,10 @@ static void mark_reached(Cleanup *c, uint32 start, uint8 *reached, uint32 *stack
 	size_t top = 0;
 	reached[start] = 1;
 	stack[top++] = start;
+	uint32 steps = 0;
 	while (top > 0) {
+		if ((++steps & 1023) == 0)
+			vacuum_delay_point();
 		uint32 id = stack[--top];
 		int n = c->store.links(id, 0, c->links);
 		for (int i = 0; i < n; i++) {
