@@ -28,8 +28,8 @@ struct ParseResult {
 	size_t token_len;
 };
 
-// Upper bound on the number of elements `text` can hold (commas + 1), so the caller can size
-// the output buffer before parsing.
+// Upper bound on the number of elements a valid `text` holds (half its length, plus one), so
+// the caller can size the output buffer before parsing.
 size_t vector_text_max_elements(const char *text);
 
 // Parses a NUL-terminated vector literal into out[0..capacity). Elements beyond max_dim give
