@@ -679,7 +679,7 @@ static void mark_reached(Cleanup *c, uint32 start, uint8 *reached, uint32 *stack
 // Gives unreachable element `id` a level-0 in-link from the nearest reached element a search
 // finds: appended where a list has room, else in place of that list's farthest link whose
 // target keeps another in-link. False if no such list was found.
-static bool link_from_reached(Cleanup *c, uint32 id, const uint8 *reached, uint16 *indeg)
+static bool link_from_reached(Cleanup *c, uint32 id, const uint8 *reached, uint16 *indeg, bool *replaced)
 {
 	const IndexShape &sh = c->sh;
 	size_t dims = sh.dims;
@@ -717,6 +717,8 @@ static bool link_from_reached(Cleanup *c, uint32 id, const uint8 *reached, uint1
 			}
 			if (slot < 0)
 				continue;
+			if (pass == 1)
+				*replaced = true;
 			c->links[slot] = id;
 			write_list(c, nb, 0, c->links, n);
 			indeg[id]++;
@@ -737,36 +739,49 @@ static void connect_unreachable(Cleanup *c, bool take_lock)
 {
 	if (c->sh.entry_point == kInvalidId || c->sh.entry_point >= c->capacity)
 		return;
-	uint8 *reached = (uint8 *) palloc_extended(c->capacity, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	uint8 *reached = (uint8 *) palloc_extended(c->capacity, MCXT_ALLOC_HUGE);
 	uint32 *stack = (uint32 *) palloc_extended(sizeof(uint32) * c->capacity, MCXT_ALLOC_HUGE);
-	mark_reached(c, c->sh.entry_point, reached, stack);
-	uint64 live = 0;
-	for (uint32 id = 0; id < c->capacity; id++)
-		if (c->flags[id] == kElementLive) {
-			live++;
-			if (!reached[id])
-				c->unreached++;
+	uint16 *indeg = NULL;
+	bool locked = !take_lock;
+	// A replaced link can cut off what only it led to, so the walk is redone after a round that
+	// replaced links (in practice one round).
+	for (int round = 0; round < 3; round++) {
+		memset(reached, 0, c->capacity);
+		mark_reached(c, c->sh.entry_point, reached, stack);
+		uint64 live = 0, missed = 0;
+		for (uint32 id = 0; id < c->capacity; id++)
+			if (c->flags[id] == kElementLive) {
+				live++;
+				if (!reached[id])
+					missed++;
+			}
+		if (round == 0)
+			c->unreached = missed;
+		if (missed == 0 || missed * 100 > live)
+			break;
+		if (indeg == NULL)
+			indeg = count_in_links(c);
+		if (!locked) {
+			LockPage(c->index, kWriterLock, ExclusiveLock);
+			locked = true;
 		}
-	if (c->unreached == 0 || c->unreached * 100 > live) {
-		pfree(reached);
-		pfree(stack);
-		return;
+		bool replaced = false;
+		for (uint32 id = 0; id < c->capacity; id++) {
+			if (c->flags[id] != kElementLive || reached[id])
+				continue;
+			yield_writer_lock(c);
+			if (!live_id(c, id) || !link_from_reached(c, id, reached, indeg, &replaced))
+				continue;
+			c->connected++;
+			mark_reached(c, id, reached, stack);
+		}
+		if (!replaced)
+			break;
 	}
-	uint16 *indeg = count_in_links(c);
-	if (take_lock)
-		LockPage(c->index, kWriterLock, ExclusiveLock);
-	for (uint32 id = 0; id < c->capacity; id++) {
-		if (c->flags[id] != kElementLive || reached[id])
-			continue;
-		yield_writer_lock(c);
-		if (!live_id(c, id) || !link_from_reached(c, id, reached, indeg))
-			continue;
-		c->connected++;
-		mark_reached(c, id, reached, stack);
-	}
-	if (take_lock)
+	if (take_lock && locked)
 		UnlockPage(c->index, kWriterLock, ExclusiveLock);
-	pfree(indeg);
+	if (indeg)
+		pfree(indeg);
 	pfree(stack);
 	pfree(reached);
 }
