@@ -15,6 +15,7 @@
 #include <hnswlib/hnswlib.h>
 
 #include "core/distance.h"
+#include "core/hnsw_search.h"
 
 namespace prism {
 namespace hnsw {
@@ -112,12 +113,7 @@ public:
 					missed.push_back((uint32_t) id);
 			if (round == 0)
 				unreachable_found = missed.size();
-			// Such holes are rare (1-5 in 10,000 elements of hnsw_recall's data under l2, cosine
-			// and inner product on unit vectors). Inner product on vectors of unequal norms leaves
-			// about half the elements without in-links (links lead to the long vectors): that is
-			// the metric, not a hole, and rewiring 1,316 links there took recall@10 from 0.98 to
-			// 0.69.
-			if (missed.empty() || missed.size() * 100 > n)
+			if (!worth_connecting(missed.size(), n))
 				return;
 			bool replaced = false;
 			for (uint32_t id : missed) {

@@ -195,6 +195,16 @@ int select_neighbors(Store &s, const Candidate *cands, const float *vecs, size_t
 	return kept;
 }
 
+// Whether the elements a level-0 walk from the entry point misses are holes worth connecting
+// (the build and VACUUM do): they are rare (1-5 in 10,000 under l2, cosine and inner product on
+// unit vectors). Inner product on vectors of unequal norms leaves about half the elements
+// without in-links (links lead to the long vectors): that is the metric, not a hole, and
+// rewiring 1,316 links there took recall@10 from 0.98 to 0.69, so past 1% nothing is rewired.
+inline bool worth_connecting(size_t unreached, size_t elements)
+{
+	return unreached > 0 && unreached * 100 <= elements;
+}
+
 inline void sort_ascending(CandidateArray &a)
 {
 	std::sort(a.items, a.items + a.size, [](const Candidate &x, const Candidate &y) {

@@ -729,12 +729,10 @@ static bool link_from_reached(Cleanup *c, uint32 id, const uint8 *reached, uint1
 
 // Step 3c: live elements a level-0 walk from the entry point misses (their in-links are gone or
 // come only from other such elements), which no scan can return, get an in-link from a reached
-// element; what they lead to then counts as reached. With take_lock, the walk ran without the
-// writer lock (inserts went on; reached[] may miss what they linked, which costs at most a
-// link) and the repairs take it. Insertion and deletion leave such
-// elements (inserting Fashion-MNIST row by row left 233 of 60,000). As at build time, nothing
-// is rewired when they are more than 1% of the live elements: inner product on vectors of
-// unequal norms leaves about half the elements without in-links, by the metric.
+// element; what they lead to then counts as reached. Insertion and deletion leave such elements
+// (inserting Fashion-MNIST row by row left 233 of 60,000); as at build time, worth_connecting
+// decides. With take_lock, the walk runs without the writer lock (inserts go on; reached[] may
+// miss what they link, which costs at most a link) and the repairs take it.
 static void connect_unreachable(Cleanup *c, bool take_lock)
 {
 	if (c->sh.entry_point == kInvalidId || c->sh.entry_point >= c->capacity)
@@ -757,7 +755,7 @@ static void connect_unreachable(Cleanup *c, bool take_lock)
 			}
 		if (round == 0)
 			c->unreached = missed;
-		if (missed == 0 || missed * 100 > live)
+		if (!worth_connecting(missed, live))
 			break;
 		if (indeg == NULL)
 			indeg = count_in_links(c);
@@ -935,6 +933,17 @@ static void prepare_repair(Cleanup *c)
 	c->prev = (uint32 *) palloc(sizeof(uint32) * 2 * m);
 }
 
+// A Cleanup of the index being vacuumed, with its shape and store (in the current context).
+static Cleanup *new_cleanup(IndexVacuumInfo *info)
+{
+	Cleanup *c = (Cleanup *) palloc0(sizeof(Cleanup));
+	c->index = info->index;
+	c->strategy = info->strategy;
+	read_shape(c->index, &c->sh);
+	store_init(&c->store, c->index, &c->sh);
+	return c;
+}
+
 static void cleanup_impl(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
 	Relation index = info->index;
@@ -942,15 +951,11 @@ static void cleanup_impl(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	MemoryContext old = MemoryContextSwitchTo(ctx);
 	LockPage(index, kWriterLock, ExclusiveLock);
 
-	Cleanup *c = (Cleanup *) palloc0(sizeof(Cleanup));
-	c->index = index;
-	c->strategy = info->strategy;
-	read_shape(index, &c->sh);
+	Cleanup *c = new_cleanup(info);
 	Buffer mbuf = ReadBuffer(index, kMetaBlock);
 	LockBuffer(mbuf, BUFFER_LOCK_SHARE);
 	memcpy(&c->meta, page_meta(BufferGetPage(mbuf)), sizeof(MetaPageData));
 	UnlockReleaseBuffer(mbuf);
-	store_init(&c->store, index, &c->sh);
 	read_pass(c);
 
 	bool any_freeable = false;
@@ -999,11 +1004,7 @@ static void connect_impl(IndexVacuumInfo *info)
 	Relation index = info->index;
 	MemoryContext ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(ctx);
-	Cleanup *c = (Cleanup *) palloc0(sizeof(Cleanup));
-	c->index = index;
-	c->strategy = info->strategy;
-	read_shape(index, &c->sh);
-	store_init(&c->store, index, &c->sh);
+	Cleanup *c = new_cleanup(info);
 	read_pass(c);
 	c->relocked = true;	 // inserts run meanwhile: ids the read pass did not see are looked up
 	prepare_repair(c);
