@@ -72,12 +72,23 @@ pg_main_online() {
 		pg_lsclusters -h 2>/dev/null | awk -v v="$PG_MAJOR" '$1 == v && $2 == "main" && $4 == "online" { f = 1 } END { exit !f }'
 }
 
-# Build prism and install it into the system PostgreSQL.
+# Build prism and install it into the system PostgreSQL. The compiler's command lines go to a
+# log that is shown only when the build fails (PRISM_VERBOSE_BUILD=1 shows them always).
 build_and_install() {
+	local blog
+	blog=$(mktemp "${TMPDIR:-/tmp}/prism-build.XXXXXX.log") || die "mktemp failed"
 	log "building prism"
-	make -C "$PRISM_ROOT" -j2 PG_CONFIG="$PG_CONFIG" || die "build failed"
+	if [ "${PRISM_VERBOSE_BUILD:-0}" = 1 ]; then
+		make -C "$PRISM_ROOT" -j2 PG_CONFIG="$PG_CONFIG" 2>&1 | tee "$blog"
+		[ "${PIPESTATUS[0]}" = 0 ] || die "build failed"
+	elif ! make -C "$PRISM_ROOT" -j2 PG_CONFIG="$PG_CONFIG" >"$blog" 2>&1; then
+		tail -n 60 "$blog" >&2
+		die "build failed (whole log: $blog)"
+	fi
 	log "installing prism into $($PG_CONFIG --pkglibdir)"
-	as_root make -C "$PRISM_ROOT" install PG_CONFIG="$PG_CONFIG" >/dev/null || die "make install failed"
+	as_root make -C "$PRISM_ROOT" install PG_CONFIG="$PG_CONFIG" >>"$blog" 2>&1 ||
+		{ tail -n 20 "$blog" >&2; die "make install failed (whole log: $blog)"; }
+	rm -f "$blog"
 }
 
 # True if something listens on 127.0.0.1:$1.
