@@ -1,0 +1,456 @@
+// k-means and nearest-center assignment for the ivfflat build (see ivf_kmeans.h).
+//
+// A job runs on a coordinator thread that owns a small worker pool; every parallel step hands
+// out chunks of points through an atomic counter and checks the stop flag between chunks, so a
+// stop request ends the job within one chunk. Sums and choices are made per point or per
+// center in a fixed order, so the thread count does not change the result.
+#include "core/ivf_kmeans.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace prism {
+namespace ivf {
+
+namespace {
+
+constexpr size_t kChunk = 256;	// points per work unit
+
+// Workers 1..n-1 wait for a task; the coordinator (worker 0) runs its share and waits for them.
+class Pool {
+public:
+	explicit Pool(int threads)
+	{
+		int n = threads < 1 ? 1 : threads;
+		for (int i = 1; i < n; i++)
+			workers_.emplace_back([this, i] { loop((size_t) i); });
+		size_ = (size_t) n;
+	}
+	~Pool()
+	{
+		{
+			std::lock_guard<std::mutex> g(mu_);
+			quit_ = true;
+		}
+		cv_.notify_all();
+		for (auto &t : workers_)
+			t.join();
+	}
+	size_t size() const { return size_; }
+	// Runs task(worker) on every worker, returns when all are done.
+	void run(const std::function<void(size_t)> &task)
+	{
+		{
+			std::lock_guard<std::mutex> g(mu_);
+			task_ = &task;
+			pending_ = workers_.size();
+			gen_++;
+		}
+		cv_.notify_all();
+		task(0);
+		std::unique_lock<std::mutex> g(mu_);
+		done_cv_.wait(g, [this] { return pending_ == 0; });
+		task_ = nullptr;
+	}
+
+private:
+	void loop(size_t id)
+	{
+		uint64_t seen = 0;
+		for (;;) {
+			const std::function<void(size_t)> *task;
+			{
+				std::unique_lock<std::mutex> g(mu_);
+				cv_.wait(g, [&] { return quit_ || gen_ != seen; });
+				if (quit_)
+					return;
+				seen = gen_;
+				task = task_;
+			}
+			(*task)(id);
+			{
+				std::lock_guard<std::mutex> g(mu_);
+				pending_--;
+			}
+			done_cv_.notify_all();
+		}
+	}
+	std::vector<std::thread> workers_;
+	std::mutex mu_;
+	std::condition_variable cv_, done_cv_;
+	const std::function<void(size_t)> *task_ = nullptr;
+	uint64_t gen_ = 0;
+	size_t pending_ = 0;
+	size_t size_ = 1;
+	bool quit_ = false;
+};
+
+}  // namespace
+
+class Job {
+public:
+	std::atomic<bool> stop{false};
+	std::atomic<bool> finished{false};
+	std::atomic<size_t> done{0};
+	std::atomic<size_t> total{0};
+	std::atomic<int> iterations{0};
+	std::mutex error_mu;
+	std::string error;
+	std::thread coordinator;
+
+	void fail(const std::string &msg)
+	{
+		std::lock_guard<std::mutex> g(error_mu);
+		if (error.empty())
+			error = msg;
+		stop = true;
+	}
+	bool stopped() const { return stop.load(std::memory_order_relaxed); }
+
+	// Calls fn(begin, end, worker) over [0, n) in chunks, on every worker of the pool.
+	void parallel_for(Pool &pool, size_t n, size_t chunk, const std::function<void(size_t, size_t, size_t)> &fn)
+	{
+		std::atomic<size_t> next{0};
+		pool.run([&](size_t worker) {
+			try {
+				for (;;) {
+					if (stopped())
+						return;
+					size_t b = next.fetch_add(chunk);
+					if (b >= n)
+						return;
+					fn(b, std::min(n, b + chunk), worker);
+				}
+			} catch (const std::bad_alloc &) {
+				fail("out of memory");
+			} catch (const std::exception &e) {
+				fail(e.what());
+			} catch (...) {
+				fail("unknown error");
+			}
+		});
+	}
+};
+
+uint32_t nearest_center(const float *v, const float *centers, size_t k, size_t dims, bool sph, const Kernels &kern)
+{
+	uint32_t best = 0;
+	float best_d = INFINITY;
+	for (size_t c = 0; c < k; c++) {
+		const float *cv = centers + c * dims;
+		float d = sph ? -kern.dot(v, cv, &dims) : kern.l2sq(v, cv, &dims);
+		if (d < best_d) {
+			best_d = d;
+			best = (uint32_t) c;
+		}
+	}
+	return best;
+}
+
+namespace {
+
+void normalize(float *v, size_t dims)
+{
+	double s = 0;
+	for (size_t i = 0; i < dims; i++)
+		s += (double) v[i] * v[i];
+	if (s <= 0)
+		return;
+	double inv = 1.0 / std::sqrt(s);
+	for (size_t i = 0; i < dims; i++)
+		v[i] = (float) (v[i] * inv);
+}
+
+// Distance used by k-means++ seeding: squared L2, or 1 - dot for unit vectors.
+inline float seed_distance(const float *a, const float *b, size_t dims, bool sph, const Kernels &kern)
+{
+	if (sph) {
+		float d = 1.0f - kern.dot(a, b, &dims);
+		return d > 0 ? d : 0;
+	}
+	return kern.l2sq(a, b, &dims);
+}
+
+void random_centers(const KmeansParams &p, float *centers, std::mt19937_64 &rng)
+{
+	std::normal_distribution<float> nd(0.0f, 1.0f);
+	for (size_t c = 0; c < p.k; c++) {
+		float *cv = centers + c * p.dims;
+		for (size_t i = 0; i < p.dims; i++)
+			cv[i] = nd(rng);
+		if (p.spherical)
+			normalize(cv, p.dims);
+	}
+}
+
+void run_kmeans(Job *job, KmeansParams p, float *centers)
+{
+	const size_t n = p.n, k = p.k, dims = p.dims;
+	Kernels kern = best_kernels(dims);
+	std::mt19937_64 rng(p.seed);
+	job->total = k + (size_t) p.max_iterations;
+	if (n == 0) {
+		random_centers(p, centers, rng);
+		return;
+	}
+	if (n <= k) {
+		// every point is a center; the rest repeat points (their lists stay empty)
+		for (size_t c = 0; c < k; c++)
+			std::memcpy(centers + c * dims, p.data + (c % n) * dims, sizeof(float) * dims);
+		return;
+	}
+	Pool pool(p.threads);
+
+	// k-means++ seeding: each next center is a point drawn with probability proportional to its
+	// distance to the nearest center so far. Chunk sums make the draw O(n / kChunk + kChunk).
+	std::vector<float> mind(n, INFINITY);
+	size_t nchunks = (n + kChunk - 1) / kChunk;
+	std::vector<double> chunk_sum(nchunks, 0.0);
+	size_t first = std::uniform_int_distribution<size_t>(0, n - 1)(rng);
+	std::memcpy(centers, p.data + first * dims, sizeof(float) * dims);
+	for (size_t c = 1; c <= k; c++) {
+		const float *cv = centers + (c - 1) * dims;
+		job->parallel_for(pool, n, kChunk, [&](size_t b, size_t e, size_t) {
+			double s = 0;
+			for (size_t i = b; i < e; i++) {
+				float d = seed_distance(p.data + i * dims, cv, dims, p.spherical, kern);
+				if (d < mind[i])
+					mind[i] = d;
+				s += mind[i];
+			}
+			chunk_sum[b / kChunk] = s;
+		});
+		if (job->stopped())
+			return;
+		job->done = c;
+		if (c == k)
+			break;
+		double total = 0;
+		for (double s : chunk_sum)
+			total += s;
+		size_t pick;
+		if (!(total > 0)) {
+			pick = std::uniform_int_distribution<size_t>(0, n - 1)(rng);
+		} else {
+			double r = std::uniform_real_distribution<double>(0.0, total)(rng);
+			size_t ch = 0;
+			while (ch + 1 < nchunks && r >= chunk_sum[ch]) {
+				r -= chunk_sum[ch];
+				ch++;
+			}
+			size_t b = ch * kChunk, e = std::min(n, b + kChunk);
+			pick = e - 1;
+			for (size_t i = b; i < e; i++) {
+				if (r < mind[i]) {
+					pick = i;
+					break;
+				}
+				r -= mind[i];
+			}
+		}
+		std::memcpy(centers + c * dims, p.data + pick * dims, sizeof(float) * dims);
+	}
+	std::vector<float>().swap(mind);
+	if (p.spherical)
+		for (size_t c = 0; c < k; c++)
+			normalize(centers + c * dims, dims);
+
+	// Lloyd iterations.
+	std::vector<uint32_t> assign(n, UINT32_MAX);
+	std::vector<size_t> changed_per_chunk(nchunks, 0);
+	std::vector<size_t> start(k + 1, 0);
+	std::vector<uint32_t> order(n);
+	std::vector<std::vector<double>> acc(pool.size(), std::vector<double>(dims));
+	for (int it = 0; it < p.max_iterations; it++) {
+		job->parallel_for(pool, n, kChunk, [&](size_t b, size_t e, size_t) {
+			size_t changed = 0;
+			for (size_t i = b; i < e; i++) {
+				uint32_t c = nearest_center(p.data + i * dims, centers, k, dims, p.spherical, kern);
+				if (c != assign[i]) {
+					assign[i] = c;
+					changed++;
+				}
+			}
+			changed_per_chunk[b / kChunk] = changed;
+		});
+		if (job->stopped())
+			return;
+		size_t changed = 0;
+		for (size_t c : changed_per_chunk)
+			changed += c;
+		job->iterations = it + 1;
+		job->done = k + it + 1;
+		if (it > 0 && changed * 1000 < n)
+			break;
+		// points grouped by center (stable: by point number within a center)
+		std::fill(start.begin(), start.end(), 0);
+		for (size_t i = 0; i < n; i++)
+			start[assign[i] + 1]++;
+		for (size_t c = 0; c < k; c++)
+			start[c + 1] += start[c];
+		{
+			std::vector<size_t> pos(start.begin(), start.end() - 1);
+			for (size_t i = 0; i < n; i++)
+				order[pos[assign[i]]++] = (uint32_t) i;
+		}
+		job->parallel_for(pool, k, 16, [&](size_t b, size_t e, size_t worker) {
+			std::vector<double> &a = acc[worker];
+			for (size_t c = b; c < e; c++) {
+				if (start[c] == start[c + 1])
+					continue;
+				std::fill(a.begin(), a.end(), 0.0);
+				for (size_t j = start[c]; j < start[c + 1]; j++) {
+					const float *x = p.data + (size_t) order[j] * dims;
+					for (size_t d = 0; d < dims; d++)
+						a[d] += x[d];
+				}
+				double cnt = (double) (start[c + 1] - start[c]);
+				float *cv = centers + c * dims;
+				for (size_t d = 0; d < dims; d++)
+					cv[d] = (float) (a[d] / cnt);
+				if (p.spherical)
+					normalize(cv, dims);
+			}
+		});
+		if (job->stopped())
+			return;
+		// an empty center takes a random point of the largest cluster (which then splits)
+		for (size_t c = 0; c < k; c++) {
+			if (start[c] != start[c + 1])
+				continue;
+			size_t big = 0;
+			for (size_t j = 1; j < k; j++)
+				if (start[j + 1] - start[j] > start[big + 1] - start[big])
+					big = j;
+			size_t size = start[big + 1] - start[big];
+			if (size < 2)
+				continue;
+			size_t j = start[big] + std::uniform_int_distribution<size_t>(0, size - 1)(rng);
+			std::memcpy(centers + c * dims, p.data + (size_t) order[j] * dims, sizeof(float) * dims);
+			// the donor loses that point for the size comparison of the next empty center
+			start[big + 1]--;
+			std::swap(order[j], order[start[big + 1]]);
+		}
+	}
+}
+
+void run_assign(Job *job, AssignParams p, uint32_t *out)
+{
+	Kernels kern = best_kernels(p.dims);
+	job->total = p.n;
+	Pool pool(p.threads);
+	job->parallel_for(pool, p.n, kChunk, [&](size_t b, size_t e, size_t) {
+		for (size_t i = b; i < e; i++)
+			out[i] = nearest_center(p.data + i * p.dims, p.centers, p.k, p.dims, p.spherical, kern);
+		job->done += e - b;
+	});
+}
+
+template <typename Fn>
+Job *start_job(Fn fn, char *error, size_t error_len)
+{
+	Job *job = nullptr;
+	try {
+		job = new Job();
+		job->coordinator = std::thread([job, fn] {
+			try {
+				fn(job);
+			} catch (const std::bad_alloc &) {
+				job->fail("out of memory");
+			} catch (const std::exception &e) {
+				job->fail(e.what());
+			} catch (...) {
+				job->fail("unknown error");
+			}
+			job->finished.store(true, std::memory_order_release);
+		});
+		return job;
+	} catch (const std::exception &e) {
+		if (error_len > 0) {
+			std::strncpy(error, e.what(), error_len - 1);
+			error[error_len - 1] = '\0';
+		}
+		delete job;
+		return nullptr;
+	}
+}
+
+bool valid(const KmeansParams &p) { return p.k > 0 && p.dims > 0 && (p.n == 0 || p.data); }
+
+}  // namespace
+
+Job *kmeans_start(const KmeansParams &p, float *centers, char *error, size_t error_len)
+{
+	if (!valid(p)) {
+		std::strncpy(error, "invalid k-means parameters", error_len - 1);
+		error[error_len - 1] = '\0';
+		return nullptr;
+	}
+	return start_job([p, centers](Job *job) { run_kmeans(job, p, centers); }, error, error_len);
+}
+
+Job *assign_start(const AssignParams &p, uint32_t *out, char *error, size_t error_len)
+{
+	if (p.k == 0 || p.dims == 0) {
+		std::strncpy(error, "invalid assignment parameters", error_len - 1);
+		error[error_len - 1] = '\0';
+		return nullptr;
+	}
+	return start_job([p, out](Job *job) { run_assign(job, p, out); }, error, error_len);
+}
+
+bool job_poll(Job *job, size_t *done, size_t *total)
+{
+	if (done)
+		*done = job->done.load();
+	if (total)
+		*total = job->total.load();
+	return job->finished.load(std::memory_order_acquire);
+}
+
+const char *job_error(const Job *job) { return job->error.c_str(); }
+
+int job_iterations(const Job *job) { return job->iterations.load(); }
+
+void job_free(Job *job)
+{
+	if (!job)
+		return;
+	job->stop = true;
+	if (job->coordinator.joinable())
+		job->coordinator.join();
+	delete job;
+}
+
+static std::string wait_job(Job *job, const char *start_error)
+{
+	if (!job)
+		return start_error;
+	job->coordinator.join();
+	std::string e = job->error;
+	delete job;
+	return e;
+}
+
+std::string kmeans_run(const KmeansParams &p, float *centers)
+{
+	char err[256] = "";
+	return wait_job(kmeans_start(p, centers, err, sizeof(err)), err);
+}
+
+std::string assign_run(const AssignParams &p, uint32_t *out)
+{
+	char err[256] = "";
+	return wait_job(assign_start(p, out, err, sizeof(err)), err);
+}
+
+}  // namespace ivf
+}  // namespace prism
