@@ -169,6 +169,23 @@ void normalize(float *v, size_t dims)
 		v[i] = (float) (v[i] * inv);
 }
 
+}  // namespace
+
+void random_centers(size_t k, size_t dims, bool sph, uint64_t seed, float *out)
+{
+	std::mt19937_64 rng(seed);
+	std::normal_distribution<float> nd(0.0f, 1.0f);
+	for (size_t c = 0; c < k; c++) {
+		float *cv = out + c * dims;
+		for (size_t i = 0; i < dims; i++)
+			cv[i] = nd(rng);
+		if (sph)
+			normalize(cv, dims);
+	}
+}
+
+namespace {
+
 // Distance used by k-means++ seeding: squared L2, or 1 - dot for unit vectors.
 inline float seed_distance(const float *a, const float *b, size_t dims, bool sph, const Kernels &kern)
 {
@@ -179,17 +196,6 @@ inline float seed_distance(const float *a, const float *b, size_t dims, bool sph
 	return kern.l2sq(a, b, &dims);
 }
 
-void random_centers(const KmeansParams &p, float *centers, std::mt19937_64 &rng)
-{
-	std::normal_distribution<float> nd(0.0f, 1.0f);
-	for (size_t c = 0; c < p.k; c++) {
-		float *cv = centers + c * p.dims;
-		for (size_t i = 0; i < p.dims; i++)
-			cv[i] = nd(rng);
-		if (p.spherical)
-			normalize(cv, p.dims);
-	}
-}
 
 void run_kmeans(Job *job, KmeansParams p, float *centers)
 {
@@ -198,7 +204,7 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 	std::mt19937_64 rng(p.seed);
 	job->total = k + (size_t) p.max_iterations;
 	if (n == 0) {
-		random_centers(p, centers, rng);
+		random_centers(k, dims, p.spherical, p.seed, centers);
 		return;
 	}
 	if (n <= k) {

@@ -61,6 +61,10 @@ void job_free(Job *job);
 std::string kmeans_run(const KmeansParams &p, float *centers);
 std::string assign_run(const AssignParams &p, uint32_t *out);
 
+// k random centers (Gaussian directions; unit length when spherical): the centers of an
+// index built on no rows.
+void random_centers(size_t k, size_t dims, bool spherical, uint64_t seed, float *out);
+
 // The list of `v` among k centers (smallest squared L2 distance, or largest inner product
 // when spherical); ties go to the lowest list number.
 uint32_t nearest_center(const float *v, const float *centers, size_t k, size_t dims, bool spherical,

@@ -7,10 +7,12 @@ void _PG_init(void);
 }
 
 void prism_hnsw_define_gucs(void);
+void prism_ivf_define_gucs(void);
 
 void _PG_init(void)
 {
 	prism_hnsw_define_gucs();
+	prism_ivf_define_gucs();
 }
 
 namespace prism {

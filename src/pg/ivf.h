@@ -1,0 +1,117 @@
+// Shared declarations of the ivfflat access method (src/pg/ivf_*.cpp).
+#pragma once
+
+#include "pg/boundary.h"
+
+extern "C" {
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "access/reloptions.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+}
+
+#include "core/distance.h"
+#include "core/ivf_format.h"
+#include "core/ivf_kmeans.h"
+
+namespace prism {
+namespace ivf {
+
+enum ScanMode { kIterativeOff = 0, kIterativeRelaxed = 1 };
+
+extern int guc_probes;
+extern int guc_iterative_scan;
+extern int guc_max_probes;
+
+// Reloptions (varlena, stored in rd_options).
+struct IvfOptions {
+	int32 vl_len_;
+	int lists;
+};
+
+// What an index is: from the catalog (build) or the metapage (everything else). Plain struct.
+struct Shape {
+	uint32 dims;
+	Metric metric;
+	ElementType type;
+	uint32 lists;
+	uint32 center_pages;
+	uint32 centers_per_page;
+	uint32 tuple_size;	 // bytes of one list tuple
+	uint32 center_size;	 // bytes of one center item
+	Kernels kernels;
+	size_t dims_param;	// the kernels take a pointer to the dimension
+};
+
+constexpr BlockNumber kMetaBlock = 0;
+
+inline PageSpecial *page_special(Page page) { return (PageSpecial *) PageGetSpecialPointer(page); }
+
+// ivf_pages.cpp
+void init_page(Page page, uint16 kind);
+MetaPageData *page_meta(Page page);
+size_t page_item_space();
+void fill_shape(Shape *sh);	 // derived fields from dims/metric/type/lists
+void read_shape(Relation index, Shape *sh);	 // from the metapage; ERRORs if it is not sound
+// Shape of a new index from its definition (dimensions, opclass, lists).
+void shape_for_build(Relation index, Shape *sh);
+[[noreturn]] void report_corrupt(Relation index, BlockNumber blkno, const char *what);
+// Copies a heap value into `out` as the index stores it; false if it is not indexed (a zero
+// vector under cosine). ERRORs on a dimension mismatch.
+bool prepare_vector(const Shape &sh, Datum value, float *out);
+// Index distance between a query and a stored vector (squared L2, -dot, 1 - dot): orders like
+// the opclass operator.
+inline float tuple_distance(const Shape &sh, const float *q, const float *v)
+{
+	switch (sh.metric) {
+	case Metric::L2:
+		return sh.kernels.l2sq(q, v, &sh.dims_param);
+	case Metric::InnerProduct:
+		return -sh.kernels.dot(q, v, &sh.dims_param);
+	case Metric::Cosine:
+	default:
+		return 1.0f - sh.kernels.dot(q, v, &sh.dims_param);
+	}
+}
+// Reads the center item `list`: checks it; copies the vector (if `vec`) and the blocks.
+void read_center(Relation index, const Shape &sh, Page page, BlockNumber blkno, uint32 list, CenterHeader *hdr,
+				 float *vec);
+// Item `off` of a list page as a list tuple, checked for size; ERRORs on a corrupt page.
+const ListTupleHeader *list_tuple(Relation index, const Shape &sh, Page page, BlockNumber blkno, OffsetNumber off);
+// Heap TID stored in a list tuple.
+inline void tuple_tid(const ListTupleHeader *t, ItemPointer tid)
+{
+	tid->ip_blkid.bi_hi = t->block_hi;
+	tid->ip_blkid.bi_lo = t->block_lo;
+	tid->ip_posid = t->offset;
+}
+inline void set_tuple_tid(ListTupleHeader *t, ItemPointer tid)
+{
+	t->block_hi = tid->ip_blkid.bi_hi;
+	t->block_lo = tid->ip_blkid.bi_lo;
+	t->offset = tid->ip_posid;
+	t->reserved = 0;
+}
+// Threads for k-means and assignment (prism.build_threads).
+int build_threads();
+
+// ivf_insert.cpp: adds a prepared vector with its heap TID to the list of its nearest center
+// (WAL-logged).
+void insert_tuple(Relation index, const Shape &sh, const float *vec, ItemPointer heap_tid);
+
+}  // namespace ivf
+}  // namespace prism
+
+// AM callbacks.
+IndexBuildResult *ivfflatbuild(Relation heap, Relation index, IndexInfo *indexInfo);
+void ivfflatbuildempty(Relation index);
+bool ivfflatinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+				   IndexUniqueCheck checkUnique, bool indexUnchanged, IndexInfo *indexInfo);
+IndexBulkDeleteResult *ivfflatbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+										 IndexBulkDeleteCallback callback, void *callback_state);
+IndexBulkDeleteResult *ivfflatvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+IndexScanDesc ivfflatbeginscan(Relation index, int nkeys, int norderbys);
+void ivfflatrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+bool ivfflatgettuple(IndexScanDesc scan, ScanDirection dir);
+void ivfflatendscan(IndexScanDesc scan);

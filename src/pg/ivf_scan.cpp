@@ -1,0 +1,261 @@
+// amgettuple for ivfflat: rank the lists by their center's distance to the query, read every
+// tuple of the nearest ivfflat.probes lists, and return them nearest first.
+//
+// With ivfflat.iterative_scan = relaxed_order, when the executor asks for more rows than those
+// lists held (a WHERE clause dropped rows), the next ivfflat.probes lists are read, and so on
+// until ivfflat.max_probes lists have been read in all: each batch comes out in distance order,
+// but a row of a later batch may be nearer than one already returned. With off (the default,
+// as in pgvector) the scan ends after the first batch.
+//
+// Locking: one page at a time under a shared lock, no pin kept between pages; distances and
+// heap TIDs are copied out. Each list is read in one pass, so a row is returned at most once.
+#include <algorithm>
+#include <cmath>
+
+#include "pg/ivf.h"
+#include "pg/vector.h"
+
+extern "C" {
+#include "access/relscan.h"
+#include "utils/memutils.h"
+}
+
+namespace prism {
+namespace ivf {
+
+struct Candidate {
+	float dist;
+	ItemPointerData tid;
+};
+
+// Heap order: the nearest on top.
+static bool farther(const Candidate &a, const Candidate &b) { return a.dist > b.dist; }
+
+struct ListRank {
+	float dist;
+	uint32 list;
+};
+
+static bool rank_less(const ListRank &a, const ListRank &b)
+{
+	return a.dist < b.dist || (a.dist == b.dist && a.list < b.list);
+}
+
+struct ScanOpaque {
+	MemoryContext ctx;
+	Shape sh;
+	bool started;
+	bool done;
+	bool null_query;
+	float *query;
+	ListRank *ranks;  // all lists; [0, probed) already read
+	uint32 probed;
+	uint32 probes, max_probes;
+	int mode;
+	Candidate *cands;  // a binary heap of [0, ncands)
+	size_t ncands, cap;
+	BlockNumber nblocks;
+	BlockNumber *start;	 // first block of each list
+};
+
+static void read_centers(IndexScanDesc scan, ScanOpaque *so)
+{
+	Relation index = scan->indexRelation;
+	const Shape &sh = so->sh;
+	so->ranks = (ListRank *) palloc(sizeof(ListRank) * sh.lists);
+	so->start = (BlockNumber *) palloc(sizeof(BlockNumber) * sh.lists);
+	bool sph = spherical(sh.metric);
+	for (uint32 p = 0; p < sh.center_pages; p++) {
+		BlockNumber blkno = 1 + p;
+		Buffer buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		Page page = BufferGetPage(buf);
+		for (uint32 l = p * sh.centers_per_page; l < Min(sh.lists, (p + 1) * sh.centers_per_page); l++) {
+			CenterHeader h;
+			read_center(index, sh, page, blkno, l, &h, NULL);
+			const float *c = (const float *) ((const char *) PageGetItem(
+												   page, PageGetItemId(page, center_offset(l, sh.centers_per_page))) +
+											   sizeof(CenterHeader));
+			float d = 0;
+			if (!so->null_query)
+				d = sph ? -sh.kernels.dot(so->query, c, &sh.dims_param) : sh.kernels.l2sq(so->query, c, &sh.dims_param);
+			so->ranks[l].dist = d;
+			so->ranks[l].list = l;
+			so->start[l] = h.start_block;
+		}
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+static void add_candidate(ScanOpaque *so, float dist, const ListTupleHeader *t)
+{
+	if (so->ncands == so->cap) {
+		so->cap = Max(so->cap * 2, (size_t) 1024);
+		so->cands = so->cands ? (Candidate *) repalloc_huge(so->cands, so->cap * sizeof(Candidate))
+							  : (Candidate *) MemoryContextAllocHuge(so->ctx, so->cap * sizeof(Candidate));
+	}
+	Candidate &c = so->cands[so->ncands++];
+	c.dist = dist;
+	tuple_tid(t, &c.tid);
+}
+
+// Reads every tuple of `list` into the candidates.
+static void read_list(IndexScanDesc scan, ScanOpaque *so, uint32 list)
+{
+	Relation index = scan->indexRelation;
+	const Shape &sh = so->sh;
+	BlockNumber blkno = so->start[list];
+	for (BlockNumber steps = 0; blkno != kInvalidBlock; steps++) {
+		if (blkno <= sh.center_pages || blkno >= so->nblocks) {
+			so->nblocks = RelationGetNumberOfBlocks(index);	 // the list may have grown since
+			if (blkno <= sh.center_pages || blkno >= so->nblocks)
+				report_corrupt(index, blkno, "list chain leads outside the list pages");
+		}
+		if (steps > so->nblocks)
+			report_corrupt(index, blkno, "list chain has a cycle");
+		CHECK_FOR_INTERRUPTS();
+		Buffer buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		Page page = BufferGetPage(buf);
+		if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(PageSpecial)) ||
+			page_special(page)->kind != kPageList) {
+			UnlockReleaseBuffer(buf);
+			report_corrupt(index, blkno, "list chain leads to a page that is not a list page");
+		}
+		OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++) {
+			const ListTupleHeader *t = list_tuple(index, sh, page, blkno, off);
+			if (t == NULL)
+				continue;
+			float d = so->null_query ? 0 : tuple_distance(sh, so->query, (const float *) (t + 1));
+			add_candidate(so, d, t);
+		}
+		blkno = page_special(page)->next;
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+// Reads the next batch of lists; false when none is left to read.
+static bool probe_more(IndexScanDesc scan, ScanOpaque *so)
+{
+	const Shape &sh = so->sh;
+	uint32 limit = Min(sh.lists, so->probed == 0 ? so->probes : so->max_probes);
+	if (so->probed >= limit)
+		return false;
+	uint32 batch = Min(so->probes, limit - so->probed);
+	ListRank *from = so->ranks + so->probed;
+	std::partial_sort(from, from + batch, so->ranks + sh.lists, rank_less);
+	so->ncands = 0;
+	for (uint32 i = 0; i < batch; i++)
+		read_list(scan, so, from[i].list);
+	so->probed += batch;
+	std::make_heap(so->cands, so->cands + so->ncands, farther);
+	return true;
+}
+
+static void start_scan(IndexScanDesc scan, ScanOpaque *so)
+{
+	Shape &sh = so->sh;
+	read_shape(scan->indexRelation, &sh);
+	so->nblocks = RelationGetNumberOfBlocks(scan->indexRelation);
+	so->query = (float *) palloc0(sizeof(float) * sh.dims);
+	so->null_query = !scan->orderByData || (scan->orderByData[0].sk_flags & SK_ISNULL);
+	if (!so->null_query) {
+		Vector *q = DatumGetVector(scan->orderByData[0].sk_argument);
+		if (q->dim != (int) sh.dims)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION), errmsg("different vector dimensions %u and %d", sh.dims, q->dim)));
+		memcpy(so->query, q->x, sizeof(float) * sh.dims);
+		if (sh.metric == Metric::Cosine) {
+			double s = 0;
+			for (uint32 i = 0; i < sh.dims; i++)
+				s += (double) so->query[i] * so->query[i];
+			if (s > 0)
+				for (uint32 i = 0; i < sh.dims; i++)
+					so->query[i] = (float) (so->query[i] / sqrt(s));
+		}
+	}
+	so->mode = guc_iterative_scan;
+	so->probes = (uint32) Max(guc_probes, 1);
+	so->max_probes = so->mode == kIterativeOff ? so->probes : (uint32) Max(guc_max_probes, guc_probes);
+	if (so->null_query) {
+		// no order to follow: every row, list by list
+		so->probes = sh.lists;
+		so->max_probes = sh.lists;
+	}
+	read_centers(scan, so);
+	if (!probe_more(scan, so))
+		so->done = true;
+}
+
+}  // namespace ivf
+}  // namespace prism
+
+using namespace prism::ivf;
+
+IndexScanDesc ivfflatbeginscan(Relation index, int nkeys, int norderbys)
+{
+	return prism::prism_guarded([&] {
+		IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+		MemoryContext ctx = AllocSetContextCreate(CurrentMemoryContext, "ivfflat scan", ALLOCSET_DEFAULT_SIZES);
+		ScanOpaque *so = (ScanOpaque *) MemoryContextAllocZero(ctx, sizeof(ScanOpaque));
+		so->ctx = ctx;
+		scan->opaque = so;
+		return scan;
+	});
+}
+
+void ivfflatrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
+{
+	prism::prism_guarded([&] {
+		ScanOpaque *so = (ScanOpaque *) scan->opaque;
+		MemoryContext ctx = so->ctx;
+		MemoryContextReset(ctx);
+		ScanOpaque *fresh = (ScanOpaque *) MemoryContextAllocZero(ctx, sizeof(ScanOpaque));
+		fresh->ctx = ctx;
+		scan->opaque = fresh;
+		if (keys && scan->numberOfKeys > 0)
+			memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+		if (orderbys && scan->numberOfOrderBys > 0)
+			memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
+		return 0;
+	});
+}
+
+bool ivfflatgettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	return prism::prism_guarded([&] {
+		ScanOpaque *so = (ScanOpaque *) scan->opaque;
+		MemoryContext old = MemoryContextSwitchTo(so->ctx);
+		if (!so->started) {
+			so->started = true;
+			start_scan(scan, so);
+		}
+		bool found = false;
+		while (!so->done) {
+			if (so->ncands > 0) {
+				std::pop_heap(so->cands, so->cands + so->ncands, farther);
+				so->ncands--;
+				scan->xs_heaptid = so->cands[so->ncands].tid;
+				scan->xs_recheck = false;
+				scan->xs_recheckorderby = false;
+				found = true;
+				break;
+			}
+			if (!probe_more(scan, so))
+				so->done = true;
+		}
+		MemoryContextSwitchTo(old);
+		return found;
+	});
+}
+
+void ivfflatendscan(IndexScanDesc scan)
+{
+	prism::prism_guarded([&] {
+		ScanOpaque *so = (ScanOpaque *) scan->opaque;
+		MemoryContextDelete(so->ctx);
+		scan->opaque = NULL;
+		return 0;
+	});
+}
