@@ -93,6 +93,10 @@ inline void set_tuple_tid(ListTupleHeader *t, ItemPointer tid)
 	t->offset = tid->ip_posid;
 	t->reserved = 0;
 }
+// ERRORs unless `blkno` (reached after `steps` steps along a list chain) can be a list page.
+// *nblocks is the caller's idea of the index length, refreshed when the chain leads past it
+// (another backend may have extended the list since).
+void check_list_block(Relation index, const Shape &sh, BlockNumber blkno, BlockNumber steps, BlockNumber *nblocks);
 // Threads for k-means and assignment (prism.build_threads).
 int build_threads();
 

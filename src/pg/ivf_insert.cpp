@@ -137,8 +137,7 @@ void insert_tuple(Relation index, const Shape &sh, const float *vec, ItemPointer
 	BlockNumber blkno = hint;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	for (BlockNumber steps = 0;; steps++) {
-		if (blkno <= sh.center_pages || blkno >= nblocks || steps > nblocks)
-			report_corrupt(index, blkno, "list chain leads outside the list pages");
+		check_list_block(index, sh, blkno, steps, &nblocks);
 		Buffer buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		Page page = BufferGetPage(buf);

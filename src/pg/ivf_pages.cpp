@@ -179,6 +179,16 @@ const ListTupleHeader *list_tuple(Relation index, const Shape &sh, Page page, Bl
 	return (const ListTupleHeader *) PageGetItem(page, iid);
 }
 
+void check_list_block(Relation index, const Shape &sh, BlockNumber blkno, BlockNumber steps, BlockNumber *nblocks)
+{
+	if (blkno >= *nblocks)
+		*nblocks = RelationGetNumberOfBlocks(index);
+	if (blkno <= sh.center_pages || blkno >= *nblocks)
+		report_corrupt(index, blkno, "list chain leads outside the list pages");
+	if (steps > *nblocks)
+		report_corrupt(index, blkno, "list chain has a cycle");
+}
+
 int build_threads()
 {
 	const char *v = GetConfigOption("prism.build_threads", true, false);

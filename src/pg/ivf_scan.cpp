@@ -106,13 +106,7 @@ static void read_list(IndexScanDesc scan, ScanOpaque *so, uint32 list)
 	const Shape &sh = so->sh;
 	BlockNumber blkno = so->start[list];
 	for (BlockNumber steps = 0; blkno != kInvalidBlock; steps++) {
-		if (blkno <= sh.center_pages || blkno >= so->nblocks) {
-			so->nblocks = RelationGetNumberOfBlocks(index);	 // the list may have grown since
-			if (blkno <= sh.center_pages || blkno >= so->nblocks)
-				report_corrupt(index, blkno, "list chain leads outside the list pages");
-		}
-		if (steps > so->nblocks)
-			report_corrupt(index, blkno, "list chain has a cycle");
+		check_list_block(index, sh, blkno, steps, &so->nblocks);
 		CHECK_FOR_INTERRUPTS();
 		Buffer buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);

@@ -61,8 +61,7 @@ static void bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, Inde
 		BlockNumber blkno = start[l];
 		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 		for (BlockNumber steps = 0; blkno != kInvalidBlock; steps++) {
-			if (blkno <= sh.center_pages || blkno >= nblocks || steps > nblocks)
-				report_corrupt(index, blkno, "list chain leads outside the list pages");
+			check_list_block(index, sh, blkno, steps, &nblocks);
 			vacuum_delay_point();
 			Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
