@@ -269,19 +269,102 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 		for (size_t c = 0; c < k; c++)
 			normalize(centers + c * dims, dims);
 
-	// Lloyd iterations.
+	// Lloyd iterations with Elkan's bounds: per point an upper bound on the distance to its
+	// center and a lower bound on its distance to every center, all Euclidean (for the spherical
+	// metrics too: for unit centers the nearest in Euclidean distance is the one with the
+	// largest inner product). A distance is computed only when the bounds cannot rule the center
+	// out. When n * k bounds exceed bound_memory, one lower bound per point is kept instead
+	// (Hamerly's: the distance to the second nearest center), which prunes less.
 	std::vector<uint32_t> assign(n, UINT32_MAX);
+	std::vector<float> upper(n, 0.0f), lower(n, 0.0f);
+	const bool elkan = (double) n * k * sizeof(float) <= (double) p.bound_memory;
+	std::vector<float> lb(elkan ? n * k : 0, 0.0f);
 	std::vector<size_t> changed_per_chunk(nchunks, 0);
-	std::vector<size_t> start(k + 1, 0);
+	std::vector<size_t> start(k + 1, 0), size(k, 0);
 	std::vector<uint32_t> order(n);
+	std::vector<float> old_centers((size_t) k * dims), shift(k, 0.0f), half_gap(k, 0.0f);
 	std::vector<std::vector<double>> acc(pool.size(), std::vector<double>(dims));
+	// center-to-center distances cost k^2: above this, only the per-point lower bound is used
+	const bool use_gap = k <= 4096;
+	auto dist = [&](const float *a, const float *b) {
+		float d = kern.l2sq(a, b, &dims);
+		return d > 0 ? std::sqrt(d) : 0.0f;
+	};
 	for (int it = 0; it < p.max_iterations; it++) {
 		job->parallel_for(pool, n, kChunk, [&](size_t b, size_t e, size_t) {
 			size_t changed = 0;
 			for (size_t i = b; i < e; i++) {
-				uint32_t c = nearest_center(p.data + i * dims, centers, k, dims, p.spherical, kern);
-				if (c != assign[i]) {
-					assign[i] = c;
+				const float *x = p.data + i * dims;
+				uint32_t a = assign[i];
+				if (elkan) {
+					float *l = lb.data() + i * k;
+					if (a == UINT32_MAX) {
+						float best_d = INFINITY;
+						for (size_t c = 0; c < k; c++) {
+							l[c] = dist(x, centers + c * dims);
+							if (l[c] < best_d) {
+								best_d = l[c];
+								a = (uint32_t) c;
+							}
+						}
+						upper[i] = best_d;
+						assign[i] = a;
+						changed++;
+						continue;
+					}
+					float u = upper[i];
+					if (u <= half_gap[a])
+						continue;
+					bool tight = false;
+					uint32_t a0 = a;
+					for (size_t c = 0; c < k; c++) {
+						if (c == a || u <= l[c])
+							continue;
+						if (!tight) {
+							u = dist(x, centers + (size_t) a * dims);
+							l[a] = u;
+							tight = true;
+							if (u <= l[c])
+								continue;
+						}
+						float d = dist(x, centers + c * dims);
+						l[c] = d;
+						if (d < u) {
+							u = d;
+							a = (uint32_t) c;
+						}
+					}
+					upper[i] = u;
+					if (a != a0) {
+						assign[i] = a;
+						changed++;
+					}
+					continue;
+				}
+				if (a != UINT32_MAX) {
+					float m = std::max(half_gap[a], lower[i]);
+					if (upper[i] <= m)
+						continue;
+					upper[i] = dist(x, centers + (size_t) a * dims);
+					if (upper[i] <= m)
+						continue;
+				}
+				float d1 = INFINITY, d2 = INFINITY;
+				uint32_t best = 0;
+				for (size_t c = 0; c < k; c++) {
+					float d = kern.l2sq(x, centers + c * dims, &dims);
+					if (d < d1) {
+						d2 = d1;
+						d1 = d;
+						best = (uint32_t) c;
+					} else if (d < d2) {
+						d2 = d;
+					}
+				}
+				upper[i] = d1 > 0 ? std::sqrt(d1) : 0.0f;
+				lower[i] = d2 > 0 ? std::sqrt(d2) : 0.0f;
+				if (best != a) {
+					assign[i] = best;
 					changed++;
 				}
 			}
@@ -296,21 +379,25 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 		job->done = k + it + 1;
 		if (it > 0 && changed * 1000 < n)
 			break;
+		if (it + 1 == p.max_iterations)
+			break;	// the centers stay those the assignment was made against
 		// points grouped by center (stable: by point number within a center)
-		std::fill(start.begin(), start.end(), 0);
+		std::fill(size.begin(), size.end(), 0);
 		for (size_t i = 0; i < n; i++)
-			start[assign[i] + 1]++;
+			size[assign[i]]++;
+		start[0] = 0;
 		for (size_t c = 0; c < k; c++)
-			start[c + 1] += start[c];
+			start[c + 1] = start[c] + size[c];
 		{
 			std::vector<size_t> pos(start.begin(), start.end() - 1);
 			for (size_t i = 0; i < n; i++)
 				order[pos[assign[i]]++] = (uint32_t) i;
 		}
+		std::memcpy(old_centers.data(), centers, sizeof(float) * k * dims);
 		job->parallel_for(pool, k, 16, [&](size_t b, size_t e, size_t worker) {
 			std::vector<double> &a = acc[worker];
 			for (size_t c = b; c < e; c++) {
-				if (start[c] == start[c + 1])
+				if (size[c] == 0)
 					continue;
 				std::fill(a.begin(), a.end(), 0.0);
 				for (size_t j = start[c]; j < start[c + 1]; j++) {
@@ -318,7 +405,7 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 					for (size_t d = 0; d < dims; d++)
 						a[d] += x[d];
 				}
-				double cnt = (double) (start[c + 1] - start[c]);
+				double cnt = (double) size[c];
 				float *cv = centers + c * dims;
 				for (size_t d = 0; d < dims; d++)
 					cv[d] = (float) (a[d] / cnt);
@@ -330,20 +417,64 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 			return;
 		// an empty center takes a random point of the largest cluster (which then splits)
 		for (size_t c = 0; c < k; c++) {
-			if (start[c] != start[c + 1])
+			if (size[c] != 0)
 				continue;
 			size_t big = 0;
 			for (size_t j = 1; j < k; j++)
-				if (start[j + 1] - start[j] > start[big + 1] - start[big])
+				if (size[j] > size[big])
 					big = j;
-			size_t size = start[big + 1] - start[big];
-			if (size < 2)
+			if (size[big] < 2)
 				continue;
-			size_t j = start[big] + std::uniform_int_distribution<size_t>(0, size - 1)(rng);
+			size_t j = start[big] + std::uniform_int_distribution<size_t>(0, size[big] - 1)(rng);
 			std::memcpy(centers + c * dims, p.data + (size_t) order[j] * dims, sizeof(float) * dims);
-			// the donor loses that point for the size comparison of the next empty center
-			start[big + 1]--;
-			std::swap(order[j], order[start[big + 1]]);
+			if (p.spherical)
+				normalize(centers + c * dims, dims);
+			size[big]--;  // for the size comparison of the next empty center
+			std::swap(order[j], order[start[big] + size[big]]);
+		}
+		// how far each center moved, and half the gap to its nearest other center
+		float max1 = 0, max2 = 0;
+		size_t argmax1 = 0;
+		for (size_t c = 0; c < k; c++) {
+			shift[c] = dist(old_centers.data() + c * dims, centers + c * dims);
+			if (shift[c] > max1) {
+				max2 = max1;
+				max1 = shift[c];
+				argmax1 = c;
+			} else if (shift[c] > max2) {
+				max2 = shift[c];
+			}
+		}
+		if (use_gap) {
+			job->parallel_for(pool, k, 8, [&](size_t b, size_t e, size_t) {
+				for (size_t c = b; c < e; c++) {
+					float g = INFINITY;
+					for (size_t o = 0; o < k; o++)
+						if (o != c)
+							g = std::min(g, dist(centers + c * dims, centers + o * dims));
+					half_gap[c] = k > 1 ? g / 2 : 0.0f;
+				}
+			});
+			if (job->stopped())
+				return;
+		}
+		if (elkan) {
+			job->parallel_for(pool, n, kChunk, [&](size_t b, size_t e, size_t) {
+				for (size_t i = b; i < e; i++) {
+					float *l = lb.data() + i * k;
+					for (size_t c = 0; c < k; c++)
+						l[c] = l[c] > shift[c] ? l[c] - shift[c] : 0.0f;
+					upper[i] += shift[assign[i]];
+				}
+			});
+			if (job->stopped())
+				return;
+		} else {
+			for (size_t i = 0; i < n; i++) {
+				uint32_t a = assign[i];
+				upper[i] += shift[a];
+				lower[i] -= a == argmax1 ? max2 : max1;
+			}
 		}
 	}
 }

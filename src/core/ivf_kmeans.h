@@ -28,6 +28,7 @@ struct KmeansParams {
 	int threads = 1;
 	uint64_t seed = 1;
 	int max_iterations = 10;
+	size_t bound_memory = size_t(256) << 20;	 // bytes for per-center distance bounds (n * k floats)
 };
 
 struct AssignParams {

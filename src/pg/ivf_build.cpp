@@ -3,16 +3,17 @@
 // 1. Scan the heap into memory (vectors + heap TIDs) while they fit in maintenance_work_mem,
 //    less the centers and the k-means sample. Past that, only a uniform sample (reservoir) is
 //    kept and the rows are read again in step 4.
-// 2. k-means over a sample of max(50 * lists, 10000) rows on prism.build_threads threads. The
-//    threads run core code only, on memory prepared here; this backend waits on its latch,
-//    reports progress and checks for cancel. A memory-context reset callback stops and joins
-//    the threads, so an ERROR (or cancel) anywhere leaves no thread running over freed memory.
+// 2. k-means over a sample of max(50 * lists, 10000) rows on prism.build_threads threads (its
+//    distance bounds use what maintenance_work_mem has left). The threads run core code only,
+//    on memory prepared here; this backend waits on its latch, reports progress and checks for
+//    cancel. A memory-context reset callback stops and joins the threads, so an ERROR (or
+//    cancel) anywhere leaves no thread running over freed memory.
 // 3. Assign every row to its nearest center (threads again) and sort the rows by list.
 // 4. Write the metapage and center pages, then each list as a chain of list pages (in list
-//    order; in the spilled case, rows are appended to their list's last page as the second
-//    heap scan meets them), then the lists' first and last blocks into the center items. The
-//    pages go through shared buffers without WAL and are WAL-logged in one bulk pass at the
-//    end (log_newpage_range).
+//    order; in the spilled case, the second heap scan collects rows in batches that are
+//    assigned on threads and appended to their lists' last pages), then the lists' first and
+//    last blocks into the center items. The pages go through shared buffers without WAL and
+//    are WAL-logged in one bulk pass at the end (log_newpage_range).
 #include <cmath>
 
 #include "pg/ivf.h"
@@ -41,6 +42,7 @@ struct BuildState {
 	Shape sh;
 	MemoryContext ctx;
 	size_t vec_bytes;
+	size_t budget;	// maintenance_work_mem in bytes
 	// rows in memory (until spilled)
 	float *vecs;
 	ItemPointerData *tids;
@@ -54,6 +56,11 @@ struct BuildState {
 	float *centers;
 	Job *job;
 	// list writing
+	// second heap scan of a spilled build: rows are assigned in batches on threads
+	float *batch_vecs;
+	ItemPointerData *batch_tids;
+	uint32 *batch_assign;
+	size_t batch_rows, batch_cap;
 	BlockNumber *start, *tail;
 	Buffer cur_buf;	 // last page of cur_list, pinned and locked, or InvalidBuffer
 	uint32 cur_list;
@@ -198,6 +205,10 @@ static void run_kmeans(BuildState *bs)
 	p.threads = build_threads();
 	p.seed = 0x5eed;
 	p.max_iterations = kKmeansIterations;
+	// k-means' distance bounds get what maintenance_work_mem has left
+	size_t used = (bs->spilled ? 0 : bs->cap * (bs->vec_bytes + sizeof(ItemPointerData))) +
+				  bs->sample_cap * bs->vec_bytes + (size_t) bs->sh.lists * bs->vec_bytes;
+	p.bound_memory = bs->budget > used ? bs->budget - used : 0;
 	char error[256];
 	bs->job = kmeans_start(p, bs->centers, error, sizeof(error));
 	check_start(bs, "k-means", error);
@@ -385,23 +396,47 @@ static void write_from_memory(BuildState *bs)
 	update_centers(bs);
 }
 
-// Second heap scan of a spilled build: each row goes to its nearest center's list.
+// Assigns the batched rows of a spilled build on threads and appends them to their lists.
+static void flush_batch(BuildState *bs)
+{
+	const Shape &sh = bs->sh;
+	if (bs->batch_rows == 0)
+		return;
+	AssignParams a;
+	a.data = bs->batch_vecs;
+	a.n = bs->batch_rows;
+	a.dims = sh.dims;
+	a.centers = bs->centers;
+	a.k = sh.lists;
+	a.spherical = spherical(sh.metric);
+	a.threads = build_threads();
+	char error[256];
+	bs->job = assign_start(a, bs->batch_assign, error, sizeof(error));
+	check_start(bs, "assignment", error);
+	wait_job(bs, false, "assignment");
+	char *tuple = (char *) palloc0(sh.tuple_size);
+	for (size_t r = 0; r < bs->batch_rows; r++) {
+		set_tuple_tid((ListTupleHeader *) tuple, &bs->batch_tids[r]);
+		memcpy(tuple + sizeof(ListTupleHeader), bs->batch_vecs + r * sh.dims, bs->vec_bytes);
+		build_append(bs, bs->batch_assign[r], tuple);
+	}
+	pfree(tuple);
+	release_current(bs);
+	bs->batch_rows = 0;
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->index_tuples);
+}
+
+// Second heap scan of a spilled build: rows are collected in batches (see flush_batch).
 static void append_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull, bool alive, void *arg)
 {
 	BuildState *bs = (BuildState *) arg;
 	if (isnull[0])
 		return;
-	const Shape &sh = bs->sh;
-	char *tuple = (char *) palloc0(sh.tuple_size);
-	float *v = (float *) (tuple + sizeof(ListTupleHeader));
-	if (prepare_vector(sh, values[0], v)) {
-		set_tuple_tid((ListTupleHeader *) tuple, tid);
-		uint32 list = nearest_center(v, bs->centers, sh.lists, sh.dims, spherical(sh.metric), sh.kernels);
-		build_append(bs, list, tuple);
-		if (((uint64) bs->index_tuples & 1023) == 0)
-			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->index_tuples);
+	if (prepare_vector(bs->sh, values[0], bs->batch_vecs + bs->batch_rows * bs->sh.dims)) {
+		bs->batch_tids[bs->batch_rows++] = *tid;
+		if (bs->batch_rows == bs->batch_cap)
+			flush_batch(bs);
 	}
-	pfree(tuple);
 }
 
 static void write_from_heap(BuildState *bs, IndexInfo *indexInfo)
@@ -409,7 +444,12 @@ static void write_from_heap(BuildState *bs, IndexInfo *indexInfo)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseAssign);
 	write_meta_and_centers(bs->index, MAIN_FORKNUM, bs->sh, bs->centers, bs->sample_rows, NULL, NULL);
 	init_lists(bs);
+	bs->batch_cap = Max((size_t) 1, Min(bs->max_rows, (size_t) 16384));
+	bs->batch_vecs = (float *) palloc_extended(bs->batch_cap * bs->vec_bytes, MCXT_ALLOC_HUGE);
+	bs->batch_tids = (ItemPointerData *) palloc_extended(bs->batch_cap * sizeof(ItemPointerData), MCXT_ALLOC_HUGE);
+	bs->batch_assign = (uint32 *) palloc_extended(bs->batch_cap * sizeof(uint32), MCXT_ALLOC_HUGE);
 	(void) table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, append_callback, (void *) bs, NULL);
+	flush_batch(bs);
 	release_current(bs);
 	update_centers(bs);
 }
@@ -438,6 +478,7 @@ static IndexBuildResult *ivfflatbuild_impl(Relation heap, Relation index, IndexI
 
 	// Memory: the centers first, a quarter of the rest at most for the sample, then the rows.
 	size_t budget = (size_t) maintenance_work_mem * 1024;
+	bs->budget = budget;
 	size_t centers_bytes = (size_t) sh.lists * bs->vec_bytes;
 	size_t row_bytes = bs->vec_bytes + sizeof(ItemPointerData) + 2 * sizeof(uint32);
 	if (centers_bytes + 2 * bs->vec_bytes > budget)
