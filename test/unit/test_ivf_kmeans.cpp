@@ -275,3 +275,28 @@ TEST(IvfFormat, LimitsFitAPage)
 }
 
 }  // namespace
+
+namespace {
+
+// Elkan's per-center bounds and the single-bound fallback prune differently but are exact
+// accelerations of the same Lloyd iterations: both end at the same centers.
+TEST(IvfKmeans, BoundsFallbackGivesSameCenters)
+{
+	std::vector<int> label;
+	size_t n = 3000, dims = 20, k = 30;
+	auto data = clustered(n, dims, 60, 13, &label, false);
+	KmeansParams p;
+	p.data = data.data();
+	p.n = n;
+	p.dims = dims;
+	p.k = k;
+	p.threads = 2;
+	std::vector<float> a(k * dims), b(k * dims);
+	ASSERT_EQ(kmeans_run(p, a.data()), "");
+	p.bound_memory = 0;
+	ASSERT_EQ(kmeans_run(p, b.data()), "");
+	for (size_t i = 0; i < k * dims; i++)
+		ASSERT_NEAR(a[i], b[i], 1e-3) << "coordinate " << i;
+}
+
+}  // namespace
