@@ -66,8 +66,8 @@ std::string assign_run(const AssignParams &p, uint32_t *out);
 // index built on no rows.
 void random_centers(size_t k, size_t dims, bool spherical, uint64_t seed, float *out);
 
-// The list of `v` among k centers (smallest squared L2 distance, or largest inner product
-// when spherical); ties go to the lowest list number.
+// The list of `v` among k centers: smallest L2 distance, which for the unit-length centers of
+// a spherical index is the largest inner product; ties go to the lowest list number.
 uint32_t nearest_center(const float *v, const float *centers, size_t k, size_t dims, bool spherical,
 						const Kernels &kernels);
 

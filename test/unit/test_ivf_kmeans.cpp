@@ -200,6 +200,14 @@ TEST(IvfKmeans, AssignMatchesNearestCenter)
 	for (auto &x : centers)
 		x = nd(rng);
 	for (bool sph : {false, true}) {
+		if (sph)  // spherical centers are unit length (as k-means leaves them)
+			for (size_t c = 0; c < k; c++) {
+				double s = 0;
+				for (size_t j = 0; j < dims; j++)
+					s += (double) centers[c * dims + j] * centers[c * dims + j];
+				for (size_t j = 0; j < dims; j++)
+					centers[c * dims + j] = (float) (centers[c * dims + j] / std::sqrt(s));
+			}
 		std::vector<uint32_t> out(n);
 		AssignParams a;
 		a.data = data.data();
