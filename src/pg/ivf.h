@@ -93,10 +93,12 @@ inline void set_tuple_tid(ListTupleHeader *t, ItemPointer tid)
 	t->offset = tid->ip_posid;
 	t->reserved = 0;
 }
-// ERRORs unless `blkno` (reached after `steps` steps along a list chain) can be a list page.
-// *nblocks is the caller's idea of the index length, refreshed when the chain leads past it
-// (another backend may have extended the list since).
-void check_list_block(Relation index, const Shape &sh, BlockNumber blkno, BlockNumber steps, BlockNumber *nblocks);
+// ERRORs unless `blkno`, reached from page `from` (a center page or the previous list page)
+// after `steps` steps along a list chain, can be a list page; the error names `from`, the page
+// holding the bad link. *nblocks is the caller's idea of the index length, refreshed when the
+// chain leads past it (another backend may have extended the list since).
+void check_list_block(Relation index, const Shape &sh, BlockNumber from, BlockNumber blkno, BlockNumber steps,
+					  BlockNumber *nblocks);
 // Threads for k-means and assignment (prism.build_threads).
 int build_threads();
 

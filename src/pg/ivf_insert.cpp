@@ -134,10 +134,10 @@ void insert_tuple(Relation index, const Shape &sh, const float *vec, ItemPointer
 	}
 
 	BlockNumber hint = hdr.insert_block != kInvalidBlock ? hdr.insert_block : hdr.start_block;
-	BlockNumber blkno = hint;
+	BlockNumber blkno = hint, from = cblk;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	for (BlockNumber steps = 0;; steps++) {
-		check_list_block(index, sh, blkno, steps, &nblocks);
+		check_list_block(index, sh, from, blkno, steps, &nblocks);
 		Buffer buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		Page page = BufferGetPage(buf);
@@ -158,6 +158,7 @@ void insert_tuple(Relation index, const Shape &sh, const float *vec, ItemPointer
 		BlockNumber next = page_special(page)->next;
 		if (next != kInvalidBlock) {
 			UnlockReleaseBuffer(buf);
+			from = blkno;
 			blkno = next;
 			continue;
 		}

@@ -179,14 +179,15 @@ const ListTupleHeader *list_tuple(Relation index, const Shape &sh, Page page, Bl
 	return (const ListTupleHeader *) PageGetItem(page, iid);
 }
 
-void check_list_block(Relation index, const Shape &sh, BlockNumber blkno, BlockNumber steps, BlockNumber *nblocks)
+void check_list_block(Relation index, const Shape &sh, BlockNumber from, BlockNumber blkno, BlockNumber steps,
+					  BlockNumber *nblocks)
 {
 	if (blkno >= *nblocks)
 		*nblocks = RelationGetNumberOfBlocks(index);
 	if (blkno <= sh.center_pages || blkno >= *nblocks)
-		report_corrupt(index, blkno, "list chain leads outside the list pages");
+		report_corrupt(index, from, psprintf("list link to block %u, outside the list pages", blkno));
 	if (steps > *nblocks)
-		report_corrupt(index, blkno, "list chain has a cycle");
+		report_corrupt(index, from, "list chain has a cycle");
 }
 
 int build_threads()

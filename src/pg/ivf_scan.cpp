@@ -104,9 +104,9 @@ static void read_list(IndexScanDesc scan, ScanOpaque *so, uint32 list)
 {
 	Relation index = scan->indexRelation;
 	const Shape &sh = so->sh;
-	BlockNumber blkno = so->start[list];
+	BlockNumber blkno = so->start[list], from = center_block(list, sh.centers_per_page);
 	for (BlockNumber steps = 0; blkno != kInvalidBlock; steps++) {
-		check_list_block(index, sh, blkno, steps, &so->nblocks);
+		check_list_block(index, sh, from, blkno, steps, &so->nblocks);
 		CHECK_FOR_INTERRUPTS();
 		Buffer buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -124,6 +124,7 @@ static void read_list(IndexScanDesc scan, ScanOpaque *so, uint32 list)
 			float d = so->null_query ? 0 : tuple_distance(sh, so->query, (const float *) (t + 1));
 			add_candidate(so, d, t);
 		}
+		from = blkno;
 		blkno = page_special(page)->next;
 		UnlockReleaseBuffer(buf);
 	}

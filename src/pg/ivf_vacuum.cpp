@@ -58,10 +58,10 @@ static void bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, Inde
 	Size need = MAXALIGN(sh.tuple_size);
 	for (uint32 l = 0; l < sh.lists; l++) {
 		BlockNumber first_room = kInvalidBlock;
-		BlockNumber blkno = start[l];
+		BlockNumber blkno = start[l], from = center_block(l, sh.centers_per_page);
 		BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 		for (BlockNumber steps = 0; blkno != kInvalidBlock; steps++) {
-			check_list_block(index, sh, blkno, steps, &nblocks);
+			check_list_block(index, sh, from, blkno, steps, &nblocks);
 			vacuum_delay_point();
 			Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, info->strategy);
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
@@ -92,6 +92,7 @@ static void bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats, Inde
 			}
 			if (first_room == kInvalidBlock && PageGetFreeSpace(BufferGetPage(buf)) >= need)
 				first_room = blkno;
+			from = blkno;
 			blkno = page_special(BufferGetPage(buf))->next;
 			UnlockReleaseBuffer(buf);
 		}
