@@ -11,14 +11,17 @@ CREATE INDEX items_idx ON items USING ivfflat (v vector_l2_ops) WITH (lists = 20
 SET enable_seqscan = off;
 SET ivfflat.probes = 20;
 
--- ids the index returns when every list is read, against the table
+-- ids the index returns when every list is read, against the table; prism.ivfflat_check's
+-- problems and prism.ivfflat_info's tuple count
 CREATE FUNCTION index_vs_table() RETURNS text LANGUAGE sql AS $$
 	WITH idx AS (SELECT id FROM items ORDER BY v <-> (SELECT array_fill(0.5, ARRAY[16])::vector) LIMIT 100000),
 	tbl AS (SELECT id FROM items)
-	SELECT format('index %s rows, table %s rows, missing %s, extra %s',
+	SELECT format('index %s rows, table %s rows, missing %s, extra %s; check %s problems, info %s tuples',
 		(SELECT count(*) FROM idx), (SELECT count(*) FROM tbl),
 		(SELECT count(*) FROM (SELECT id FROM tbl EXCEPT SELECT id FROM idx) m),
-		(SELECT count(*) FROM (SELECT id FROM idx EXCEPT SELECT id FROM tbl) e))
+		(SELECT count(*) FROM (SELECT id FROM idx EXCEPT SELECT id FROM tbl) e),
+		(SELECT count(*) FROM prism.ivfflat_check('items_idx')),
+		(SELECT tuples FROM prism.ivfflat_info('items_idx')))
 $$;
 
 SELECT index_vs_table() AS built;
@@ -47,6 +50,13 @@ INSERT INTO items SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 
 	FROM generate_series(1, 500) i;
 SELECT index_vs_table() AS refilled;
 SELECT pg_relation_size('items_idx') <= before_inserts * 1.1 AS still_reused FROM sizes;
+
+SELECT lists, dimensions, metric, tuples, empty_lists, min_list_tuples <= max_list_tuples AS min_le_max,
+	sample_rows, pages * 8192 = bytes AS bytes_ok FROM prism.ivfflat_info('items_idx');
+-- only ivfflat indexes
+CREATE INDEX items_hnsw ON items USING hnsw (v vector_l2_ops);
+SELECT * FROM prism.ivfflat_info('items_hnsw');
+SELECT * FROM prism.ivfflat_check('items');
 
 DROP TABLE items, sizes;
 DROP FUNCTION index_vs_table();

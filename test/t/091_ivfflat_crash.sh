@@ -3,7 +3,8 @@
 # vectors and delete rows while VACUUM runs in a loop; at a random moment the server is killed:
 # either `pg_ctl stop -m immediate` or SIGKILL of one pgbench backend (the postmaster then kills
 # the others and runs crash recovery). After recovery: an index scan reading every list returns
-# exactly the committed rows (no corrupted page, no missing row, nothing extra), and rows
+# exactly the committed rows (no corrupted page, no missing row, nothing extra),
+# prism.ivfflat_check finds no problem, and rows
 # inserted after recovery are found. At the end, recall@10 at ivfflat.probes 3 of the crashed
 # index is within 0.1 of a fresh build on the same rows.
 # Kill points: 4 (LONG=1: 10, or CRASH_ROUNDS=n). Uses test/lib.sh (PG_BIN); makes its own cluster.
@@ -113,6 +114,8 @@ for round in $(seq 1 "$ROUNDS"); do
 		not_ok "round $round: queries do not use the ivfflat index" "$plan"
 	fi
 	index_vs_table "round $round after $how"
+	res=$(q "$D" "$P" $DB -c "SELECT count(*) || ' ' || coalesce(string_agg(problem || ' at ' || block || ': ' || detail, '; '), '') FROM prism.ivfflat_check('items_v_idx')" 2>&1)
+	check "round $round: prism.ivfflat_check finds no problem" "0 " "$res"
 	# a row inserted now is its own nearest neighbour when every list is read
 	res=$(q "$D" "$P" $DB 2>&1 <<-EOF
 		INSERT INTO items (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, $DIMS) WHERE g > 0)::vector($DIMS) FROM generate_series(1, 1) g;

@@ -4,7 +4,7 @@
 # more rows; once the standby has replayed up to the primary's WAL position, both must return
 # identical ids for a set of nearest-neighbour queries (ivfflat.probes 3) and, reading every
 # list, exactly the table's rows. Then rounds of DELETE / VACUUM / INSERT on the primary,
-# compared again after each. At last the standby is promoted: it must answer the same queries
+# compared again after each, then prism.ivfflat_check on the standby. At last the standby is promoted: it must answer the same queries
 # and accept inserts, which its index finds. Rounds: 6 (LONG=1: 20, or REPLICA_ROUNDS=n).
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -121,6 +121,9 @@ for round in $(seq 1 "$ROUNDS"); do
 			FROM generate_series(1, 1200) g;
 	EOF
 	compare "round $round (delete 1500, vacuum, insert 1200)"
+done
+for idx in items_l2 items_cos; do
+	check "standby: prism.ivfflat_check($idx) finds no problem" 0 "$(q "$SD" "$SP" $DB -c "SELECT count(*) FROM prism.ivfflat_check('$idx')" 2>&1)"
 done
 primary_answers=$(answers "$PD" "$PP")
 

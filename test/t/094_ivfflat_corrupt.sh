@@ -11,7 +11,7 @@
 #   tuple   the list page's first line pointer claims a shorter tuple
 # After a restart, for each: an index scan reading every list and VACUUM fail with SQLSTATE
 # XX002 and `index "NAME" contains a corrupted page at block N` (and INSERT where it reads the
-# page), the postmaster never restarts and the log shows no backend killed by a signal; after
+# page), prism.ivfflat_check lists the page as a row instead of failing, the postmaster never restarts and the log shows no backend killed by a signal; after
 # REINDEX everything works again. Makes its own cluster (test/lib.sh, PG_BIN).
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -94,6 +94,12 @@ for c in $CASES; do
 	q "$D" "$P" $DB -c "DELETE FROM t_$c WHERE id = 1" >/dev/null
 	expect_corrupt "$c: vacuum" "VACUUM t_$c"
 	case $c in meta | center) expect_corrupt "$c: insert" "INSERT INTO t_$c VALUES (0, '[1,1,1,1,1,1,1,1]')" ;; esac
+	res=$(q "$D" "$P" $DB -c "SELECT problem || ' at block ' || coalesce(block::text, '-') || ': ' || detail FROM prism.ivfflat_check('i_$c') LIMIT 1" 2>&1)
+	if [ -n "$res" ] && ! grep -q ERROR <<<"$res"; then
+		ok "$c: prism.ivfflat_check reports it ($res)"
+	else
+		not_ok "$c: prism.ivfflat_check" "($res)"
+	fi
 done
 check "the postmaster never restarted" "$PM_BEFORE" "$(head -1 "$D/data/postmaster.pid")"
 bad=$(grep -E 'PANIC|TRAP:|terminated by signal' "$D/server.log" | head -3)
@@ -103,5 +109,6 @@ for c in $CASES; do
 	res=$(q "$D" "$P" $DB -c "REINDEX INDEX i_$c" -c "SET enable_seqscan = off" -c "SET ivfflat.probes = 4" \
 		-c "SELECT count(*) = (SELECT count(*) FROM t_$c) FROM (SELECT id FROM t_$c ORDER BY v <-> '[1,1,1,1,1,1,1,1]' LIMIT 1000) s" 2>&1)
 	check "$c: after REINDEX the index returns every row" t "$res"
+	check "$c: after REINDEX prism.ivfflat_check finds no problem" 0 "$(q "$D" "$P" $DB -c "SELECT count(*) FROM prism.ivfflat_check('i_$c')")"
 done
 finish ivfflat_corrupt
