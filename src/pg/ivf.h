@@ -1,4 +1,12 @@
 // Shared declarations of the ivfflat access method (src/pg/ivf_*.cpp).
+//
+// Element types: the opclass' input type gives Shape::type (index_element_type in
+// ivf_pages.cpp) and the metapage records it. k-means, the centers and list ranking always work
+// on float4; a new type (halfvec, bit) needs: its ElementType and vector_bytes() in
+// core/ivf_format.h, prepare_vector() turning its datum into the stored bytes (and a float4
+// copy for k-means and center ranking), tuple_distance() over the stored bytes, and its
+// opclasses in a SQL file. Build, insert, vacuum, scan and the check handle pages and lists
+// only through those.
 #pragma once
 
 #include "pg/boundary.h"
