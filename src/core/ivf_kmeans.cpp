@@ -273,11 +273,11 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 
 	// k-means++ seeding: each next center is a point drawn with probability proportional to its
 	// distance to the nearest center so far. Past the first centers, up to kSeedBatch (one per
-	// 8 chosen so far) are drawn from the same distances (a drawn point's own weight drops to
+	// 16 chosen so far) are drawn from the same distances (a drawn point's own weight drops to
 	// 0), so the sample, which does not fit in the CPU caches, is streamed once per batch
 	// instead of once per center; the first centers, which shape the rest, are drawn one by one.
 	// Chunk sums make a draw O(n / kChunk + kChunk).
-	constexpr size_t kSeedBatch = 8;
+	constexpr size_t kSeedBatch = 4;
 	std::vector<float> mind(n, INFINITY);
 	size_t nchunks = (n + kChunk - 1) / kChunk;
 	std::vector<double> chunk_sum(nchunks, 0.0);
@@ -309,7 +309,7 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 		job->done = chosen;
 		if (chosen == k)
 			break;
-		size_t batch_size = std::min(kSeedBatch, std::max<size_t>(1, chosen / 8));
+		size_t batch_size = std::min(kSeedBatch, std::max<size_t>(1, chosen / 16));
 		for (size_t draw = 0; draw < batch_size && chosen < k; draw++) {
 			double total = 0;
 			for (double cs : chunk_sum)
