@@ -206,6 +206,11 @@ inline void for_each_l2sq(const float *x, const float *y, size_t n, size_t dims,
 
 }  // namespace
 
+void center_distances(const float *q, const float *centers, size_t k, size_t dims, const Kernels &kern, float *out)
+{
+	for_each_l2sq(q, centers, k, dims, kern, [&](size_t c, float d) { out[c] = d; });
+}
+
 // Unit-length centers: the nearest in L2 distance is the one with the largest inner product,
 // for any v, so one kernel serves every metric.
 uint32_t nearest_center(const float *v, const float *centers, size_t k, size_t dims, bool sph, const Kernels &kern)

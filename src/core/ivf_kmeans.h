@@ -66,6 +66,11 @@ std::string assign_run(const AssignParams &p, uint32_t *out);
 // index built on no rows.
 void random_centers(size_t k, size_t dims, bool spherical, uint64_t seed, float *out);
 
+// Squared L2 distance from q to each of k centers (contiguous): for the unit-length centers of
+// a spherical index it ranks them like the inner product does (|q|^2 + 1 - 2 q.c).
+void center_distances(const float *q, const float *centers, size_t k, size_t dims, const Kernels &kernels,
+					  float *out);
+
 // The list of `v` among k centers: smallest L2 distance, which for the unit-length centers of
 // a spherical index is the largest inner product; ties go to the lowest list number.
 uint32_t nearest_center(const float *v, const float *centers, size_t k, size_t dims, bool spherical,

@@ -110,6 +110,17 @@ void check_list_block(Relation index, const Shape &sh, BlockNumber from, BlockNu
 // Threads for k-means and assignment (prism.build_threads).
 int build_threads();
 
+// The centers of an index never change (inserts and VACUUM only touch the lists' blocks; a
+// REINDEX makes a new relfilenode and so a new relcache entry), so a backend keeps a copy in
+// rd_amcache: scans and inserts rank the lists without reading the center pages and read only
+// the center items of the lists they use. Only used within one call (a relcache rebuild
+// between calls frees it). ivf_scan.cpp; NULL when the centers are too big to cache.
+struct CenterCache {
+	Shape sh;
+	float centers[FLEXIBLE_ARRAY_MEMBER];  // lists * dims
+};
+const CenterCache *center_cache(Relation index);
+
 // ivf_insert.cpp: adds a prepared vector with its heap TID to the list of its nearest center
 // (WAL-logged).
 void insert_tuple(Relation index, const Shape &sh, const float *vec, ItemPointer heap_tid);

@@ -1,6 +1,7 @@
 // aminsert for ivfflat: a new row goes to the list of its nearest center.
 //
-// The centers are read under shared locks, one center page at a time. The tuple is then added
+// The nearest center comes from the backend's copy of the centers (CenterCache), else from the
+// center pages read under shared locks, one at a time. The tuple is then added
 // to the list's insert page (the center's insert_block hint), walking the chain forward past full
 // pages; at the end of the chain a new page is appended. Locks are taken list page -> center
 // page (never the other way round while a list page another backend can reach is held), which
@@ -22,7 +23,7 @@ extern "C" {
 namespace prism {
 namespace ivf {
 
-// The list nearest to `vec` and its center's blocks.
+// The list nearest to `vec` and its center's blocks, from the center pages.
 static uint32 nearest_list(Relation index, const Shape &sh, const float *vec, CenterHeader *hdr)
 {
 	uint32 best = 0;
@@ -101,8 +102,20 @@ static void advance_hint(Relation index, const Shape &sh, uint32 list, BlockNumb
 void insert_tuple(Relation index, const Shape &sh, const float *vec, ItemPointer heap_tid)
 {
 	CenterHeader hdr;
-	uint32 list = nearest_list(index, sh, vec, &hdr);
-	BlockNumber cblk = center_block(list, sh.centers_per_page);
+	uint32 list;
+	BlockNumber cblk;
+	const CenterCache *cache = center_cache(index);
+	if (cache) {
+		list = nearest_center(vec, cache->centers, sh.lists, sh.dims, spherical(sh.metric), sh.kernels);
+		cblk = center_block(list, sh.centers_per_page);
+		Buffer buf = ReadBuffer(index, cblk);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		read_center(index, sh, BufferGetPage(buf), cblk, list, &hdr, NULL);
+		UnlockReleaseBuffer(buf);
+	} else {
+		list = nearest_list(index, sh, vec, &hdr);
+		cblk = center_block(list, sh.centers_per_page);
+	}
 
 	char *tuple = (char *) palloc0(sh.tuple_size);
 	set_tuple_tid((ListTupleHeader *) tuple, heap_tid);

@@ -55,16 +55,23 @@ struct ScanOpaque {
 	Candidate *cands;  // a binary heap of [0, ncands)
 	size_t ncands, cap;
 	BlockNumber nblocks;
-	BlockNumber *start;	 // first block of each list
 };
 
-static void read_centers(IndexScanDesc scan, ScanOpaque *so)
+// See CenterCache in ivf.h. Indexes whose centers exceed kMaxCachedCenters bytes are ranked
+// from the pages each time.
+constexpr size_t kMaxCachedCenters = size_t(64) << 20;
+
+const CenterCache *center_cache(Relation index)
 {
-	Relation index = scan->indexRelation;
-	const Shape &sh = so->sh;
-	so->ranks = (ListRank *) palloc(sizeof(ListRank) * sh.lists);
-	so->start = (BlockNumber *) palloc(sizeof(BlockNumber) * sh.lists);
-	bool sph = spherical(sh.metric);
+	if (index->rd_amcache)
+		return (const CenterCache *) index->rd_amcache;
+	Shape sh;
+	read_shape(index, &sh);
+	size_t bytes = (size_t) sh.lists * sh.dims * sizeof(float);
+	if (bytes > kMaxCachedCenters)
+		return NULL;
+	CenterCache *cache = (CenterCache *) MemoryContextAllocHuge(index->rd_indexcxt, offsetof(CenterCache, centers) + bytes);
+	cache->sh = sh;
 	for (uint32 p = 0; p < sh.center_pages; p++) {
 		BlockNumber blkno = 1 + p;
 		Buffer buf = ReadBuffer(index, blkno);
@@ -72,19 +79,63 @@ static void read_centers(IndexScanDesc scan, ScanOpaque *so)
 		Page page = BufferGetPage(buf);
 		for (uint32 l = p * sh.centers_per_page; l < Min(sh.lists, (p + 1) * sh.centers_per_page); l++) {
 			CenterHeader h;
-			read_center(index, sh, page, blkno, l, &h, NULL);
-			const float *c = (const float *) ((const char *) PageGetItem(
-												   page, PageGetItemId(page, center_offset(l, sh.centers_per_page))) +
-											   sizeof(CenterHeader));
-			float d = 0;
-			if (!so->null_query)
-				d = sph ? -sh.kernels.dot(so->query, c, &sh.dims_param) : sh.kernels.l2sq(so->query, c, &sh.dims_param);
-			so->ranks[l].dist = d;
-			so->ranks[l].list = l;
-			so->start[l] = h.start_block;
+			read_center(index, sh, page, blkno, l, &h, cache->centers + (size_t) l * sh.dims);
 		}
 		UnlockReleaseBuffer(buf);
 	}
+	index->rd_amcache = cache;
+	return cache;
+}
+
+// Ranks every list by its center's distance to the query (all 0 for a NULL query).
+static void rank_lists(IndexScanDesc scan, ScanOpaque *so)
+{
+	Relation index = scan->indexRelation;
+	const CenterCache *cache = center_cache(index);
+	so->sh = cache ? cache->sh : so->sh;
+	if (!cache)
+		read_shape(index, &so->sh);
+	const Shape &sh = so->sh;
+	so->ranks = (ListRank *) palloc(sizeof(ListRank) * sh.lists);
+	float *dist = (float *) palloc0(sizeof(float) * sh.lists);
+	bool sph = spherical(sh.metric);
+	if (cache && !so->null_query)
+		center_distances(so->query, cache->centers, sh.lists, sh.dims, sh.kernels, dist);
+	else if (!so->null_query) {
+		for (uint32 p = 0; p < sh.center_pages; p++) {
+			BlockNumber blkno = 1 + p;
+			Buffer buf = ReadBuffer(index, blkno);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			Page page = BufferGetPage(buf);
+			for (uint32 l = p * sh.centers_per_page; l < Min(sh.lists, (p + 1) * sh.centers_per_page); l++) {
+				CenterHeader h;
+				read_center(index, sh, page, blkno, l, &h, NULL);
+				const float *c = (const float *) ((const char *) PageGetItem(
+													   page, PageGetItemId(page, center_offset(l, sh.centers_per_page))) +
+												   sizeof(CenterHeader));
+				dist[l] = sph ? -sh.kernels.dot(so->query, c, &sh.dims_param) : sh.kernels.l2sq(so->query, c, &sh.dims_param);
+			}
+			UnlockReleaseBuffer(buf);
+		}
+	}
+	for (uint32 l = 0; l < sh.lists; l++) {
+		so->ranks[l].dist = dist[l];
+		so->ranks[l].list = l;
+	}
+	pfree(dist);
+}
+
+// The first block of `list`, from its center item.
+static BlockNumber list_start(IndexScanDesc scan, ScanOpaque *so, uint32 list)
+{
+	const Shape &sh = so->sh;
+	BlockNumber cblk = center_block(list, sh.centers_per_page);
+	Buffer buf = ReadBuffer(scan->indexRelation, cblk);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	CenterHeader h;
+	read_center(scan->indexRelation, sh, BufferGetPage(buf), cblk, list, &h, NULL);
+	UnlockReleaseBuffer(buf);
+	return h.start_block;
 }
 
 static void add_candidate(ScanOpaque *so, float dist, const ListTupleHeader *t)
@@ -104,7 +155,7 @@ static void read_list(IndexScanDesc scan, ScanOpaque *so, uint32 list)
 {
 	Relation index = scan->indexRelation;
 	const Shape &sh = so->sh;
-	BlockNumber blkno = so->start[list], from = center_block(list, sh.centers_per_page);
+	BlockNumber blkno = list_start(scan, so, list), from = center_block(list, sh.centers_per_page);
 	for (BlockNumber steps = 0; blkno != kInvalidBlock; steps++) {
 		check_list_block(index, sh, from, blkno, steps, &so->nblocks);
 		CHECK_FOR_INTERRUPTS();
@@ -150,25 +201,30 @@ static bool probe_more(IndexScanDesc scan, ScanOpaque *so)
 
 static void start_scan(IndexScanDesc scan, ScanOpaque *so)
 {
-	Shape &sh = so->sh;
-	read_shape(scan->indexRelation, &sh);
-	so->nblocks = RelationGetNumberOfBlocks(scan->indexRelation);
-	so->query = (float *) palloc0(sizeof(float) * sh.dims);
+	Relation index = scan->indexRelation;
+	uint32 dims = (uint32) TupleDescAttr(index->rd_att, 0)->atttypmod;
+	so->nblocks = RelationGetNumberOfBlocks(index);
 	so->null_query = !scan->orderByData || (scan->orderByData[0].sk_flags & SK_ISNULL);
+	so->query = (float *) palloc0(sizeof(float) * Max(dims, 1));
 	if (!so->null_query) {
 		Vector *q = DatumGetVector(scan->orderByData[0].sk_argument);
-		if (q->dim != (int) sh.dims)
+		if (q->dim != (int) dims)
 			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION), errmsg("different vector dimensions %u and %d", sh.dims, q->dim)));
-		memcpy(so->query, q->x, sizeof(float) * sh.dims);
-		if (sh.metric == Metric::Cosine) {
-			double s = 0;
+					(errcode(ERRCODE_DATA_EXCEPTION), errmsg("different vector dimensions %u and %d", dims, q->dim)));
+		memcpy(so->query, q->x, sizeof(float) * dims);
+	}
+	rank_lists(scan, so);  // sets so->sh
+	const Shape &sh = so->sh;
+	if (sh.dims != dims)
+		report_corrupt(index, kMetaBlock, "metapage dimensions differ from the column's");
+	if (sh.metric == Metric::Cosine && !so->null_query) {
+		// the centers were ranked with the raw query: for unit centers the order is the same
+		double s = 0;
+		for (uint32 i = 0; i < sh.dims; i++)
+			s += (double) so->query[i] * so->query[i];
+		if (s > 0)
 			for (uint32 i = 0; i < sh.dims; i++)
-				s += (double) so->query[i] * so->query[i];
-			if (s > 0)
-				for (uint32 i = 0; i < sh.dims; i++)
-					so->query[i] = (float) (so->query[i] / sqrt(s));
-		}
+				so->query[i] = (float) (so->query[i] / sqrt(s));
 	}
 	so->mode = guc_iterative_scan;
 	so->probes = (uint32) Max(guc_probes, 1);
@@ -178,7 +234,6 @@ static void start_scan(IndexScanDesc scan, ScanOpaque *so)
 		so->probes = sh.lists;
 		so->max_probes = sh.lists;
 	}
-	read_centers(scan, so);
 	if (!probe_more(scan, so))
 		so->done = true;
 }
