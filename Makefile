@@ -65,3 +65,25 @@ $(UPGRADE_SCRIPT): src/sql/upgrade/$(PREV_VERSION)--$(EXTVERSION).sql $(sort $(S
 unittest:
 	cmake -S . -B build/core -DCMAKE_BUILD_TYPE=Release >/dev/null && cmake --build build/core -j2 && \
 	cd build/core && ctest --output-on-failure
+
+# Optional: prism also under pgvector's extension name, so applications that run
+# `CREATE EXTENSION IF NOT EXISTS vector` work unchanged on a server without pgvector. Installs
+# vector.control and a vector--*.sql copy of every install and upgrade script; refuses to
+# overwrite a vector.control that is not prism's (pgvector's).
+EXTDIR = $(DESTDIR)$(datadir)/extension
+ALIAS_MARK = \# prism under the extension name vector (make install-vector-alias)
+
+.PHONY: install-vector-alias uninstall-vector-alias
+install-vector-alias: $(DATA_built)
+	@if [ -f '$(EXTDIR)/vector.control' ] && ! grep -qF '$(ALIAS_MARK)' '$(EXTDIR)/vector.control'; then \
+		echo "$(EXTDIR)/vector.control exists and is not prism's (pgvector is installed): not replacing it" >&2; exit 1; fi
+	$(MKDIR_P) '$(EXTDIR)'
+	{ echo '$(ALIAS_MARK)'; grep -v '^#' $(EXTENSION).control; } > '$(EXTDIR)/vector.control'
+	chmod 644 '$(EXTDIR)/vector.control'
+	for f in $(RELEASED_SQL) $(DATA_built); do \
+		b=$$(basename $$f); $(INSTALL_DATA) $$f '$(EXTDIR)/vector--'$${b#$(EXTENSION)--} || exit 1; done
+
+uninstall-vector-alias:
+	@if [ -f '$(EXTDIR)/vector.control' ] && ! grep -qF '$(ALIAS_MARK)' '$(EXTDIR)/vector.control'; then \
+		echo "$(EXTDIR)/vector.control is not prism's: leaving it" >&2; exit 1; fi
+	rm -f '$(EXTDIR)/vector.control' $(addprefix '$(EXTDIR)/vector--,$(addsuffix ',$(patsubst $(EXTENSION)--%,%,$(notdir $(RELEASED_SQL) $(DATA_built)))))
