@@ -3,7 +3,8 @@
 #  - pg_dump / restore, plain (psql) and custom format (pg_restore): the restored database has
 #    the same rows, the same index definitions, and index scans give the same (exact) answers;
 #  - an unlogged table with an hnsw index: it has an init fork, and after a crash restart the
-#    table and index are empty and the index takes inserts and answers queries;
+#    table and index are empty and the index takes inserts and answers queries; SET LOGGED (the
+#    rows then survive a crash), SET UNLOGGED and TRUNCATE rebuild the index;
 #  - CREATE INDEX CONCURRENTLY and REINDEX CONCURRENTLY while another session inserts rows,
 #    VACUUM FULL and CLUSTER (which rebuild the index): afterwards the index holds every row
 #    (a full index scan returns them all) and prism.index_check finds no problem.
@@ -120,6 +121,24 @@ check "unlogged: index takes inserts after the crash" "1234" \
 reachable "$D" "$P" src scratch '<->' "unlogged: after the crash"
 run_index_check "$D" "$P" src scratch_v "unlogged: index_check after the crash"
 check "logged table survived the crash" "$src_content" "$(content src)"
+# SET LOGGED rewrites the table and rebuilds the index without an init fork: it survives a crash
+q "$D" "$P" src -c "ALTER TABLE scratch SET LOGGED" >/dev/null || not_ok "SET LOGGED failed"
+path=$(q "$D" "$P" src -c "SELECT pg_relation_filepath('scratch_v')")
+if [ ! -e "$D/data/${path}_init" ]; then ok "SET LOGGED: the index has no init fork"; else not_ok "SET LOGGED: init fork left at ${path}_init"; fi
+cluster_stop "$D" immediate
+cluster_start "$D" "$P" && wait_ready "$D" "$P" || { not_ok "SET LOGGED: restart after crash"; finish lifecycle; }
+check "SET LOGGED: rows survive a crash" "300" "$(q "$D" "$P" src -c "SELECT count(*) FROM scratch")"
+check "SET LOGGED: index finds a row after the crash" "1234" \
+	"$(q "$D" "$P" src -c "SET enable_seqscan = off" -c "SELECT id FROM scratch ORDER BY v <-> (SELECT v FROM scratch WHERE id = 1234) LIMIT 1")"
+q "$D" "$P" src -c "ALTER TABLE scratch SET UNLOGGED" >/dev/null || not_ok "SET UNLOGGED failed"
+path=$(q "$D" "$P" src -c "SELECT pg_relation_filepath('scratch_v')")
+if [ -s "$D/data/${path}_init" ]; then ok "SET UNLOGGED: the rebuilt index has an init fork"; else not_ok "SET UNLOGGED: no init fork"; fi
+run_index_check "$D" "$P" src scratch_v "SET UNLOGGED: index_check"
+# TRUNCATE gives the table and the index new, empty files
+q "$D" "$P" src -c "TRUNCATE scratch" -c "INSERT INTO scratch $(gen 2001 2100)" >/dev/null || not_ok "TRUNCATE + insert failed"
+check "TRUNCATE: the index holds only the new rows" "100" "$(q "$D" "$P" src -c "SELECT elements FROM prism.index_info('scratch_v')")"
+check "TRUNCATE: index finds a new row" "2050" \
+	"$(q "$D" "$P" src -c "SET enable_seqscan = off" -c "SELECT id FROM scratch ORDER BY v <-> (SELECT v FROM scratch WHERE id = 2050) LIMIT 1")"
 
 # --- CREATE INDEX CONCURRENTLY / REINDEX CONCURRENTLY under inserts ---------------------------------------
 # inserts rows 100001.. in small transactions until stopped
