@@ -318,7 +318,8 @@ TEST(HalfvecText, ErrorsInPgvectorOrder)
 	};
 	for (const Case &c : cases) {
 		std::vector<half_bits> x;
-		auto r = parse(c.text, x);
+		std::string text = c.text;	// r.token points into it
+		auto r = parse(text, x);
 		EXPECT_EQ(r.status, c.status) << c.text;
 		if (c.token) {
 			EXPECT_EQ(std::string(r.token, r.token_len), c.token) << c.text;

@@ -78,7 +78,8 @@ TEST(SparsevecText, Errors)
 	};
 	for (const Case &c : cases) {
 		std::vector<SparseEntry> e;
-		auto r = parse(c.text, e);
+		std::string text = c.text;	// r.token points into it
+		auto r = parse(text, e);
 		EXPECT_EQ(r.status, c.status) << c.text;
 		if (c.token) {
 			EXPECT_EQ(std::string(r.token, r.token_len), c.token) << c.text;
