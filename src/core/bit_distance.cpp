@@ -54,7 +54,21 @@ void jaccard_scalar(const uint8_t *a, const uint8_t *b, size_t bytes, uint64_t *
 	*either = y;
 }
 
-const BitKernels kScalar = {hamming_scalar, jaccard_scalar, BitIsa::Scalar};
+float hamming_scalar_dist(const void *a, const void *b, const void *bytes_ptr)
+{
+	return float(hamming_scalar(static_cast<const uint8_t *>(a), static_cast<const uint8_t *>(b),
+					*static_cast<const size_t *>(bytes_ptr)));
+}
+
+float jaccard_scalar_dist(const void *a, const void *b, const void *bytes_ptr)
+{
+	uint64_t both, either;
+	jaccard_scalar(static_cast<const uint8_t *>(a), static_cast<const uint8_t *>(b), *static_cast<const size_t *>(bytes_ptr),
+	   &both, &either);
+	return float(jaccard_from_counts(both, either));
+}
+
+const BitKernels kScalar = {hamming_scalar, jaccard_scalar, hamming_scalar_dist, jaccard_scalar_dist, BitIsa::Scalar};
 
 bool cpu_has(BitIsa isa)
 {

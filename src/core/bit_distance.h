@@ -5,6 +5,7 @@
 #pragma once
 
 #include "core/core_only.h"
+#include "core/distance.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -18,6 +19,11 @@ struct BitKernels {
 	uint64_t (*hamming)(const uint8_t *a, const uint8_t *b, size_t bytes);
 	// Bits set in both (*both) and in either (*either).
 	void (*jaccard_counts)(const uint8_t *a, const uint8_t *b, size_t bytes, uint64_t *both, uint64_t *either);
+	// The same two distances in hnswlib's DISTFUNC shape (dim_ptr points to the size_t byte
+	// count), for code that takes a DistFunc: Hamming as a float (exact below 2^24 bits) and
+	// the Jaccard distance of jaccard_from_counts.
+	DistFunc hamming_dist;
+	DistFunc jaccard_dist;
 	BitIsa isa;
 };
 

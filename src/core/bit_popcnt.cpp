@@ -63,7 +63,21 @@ void jaccard_popcnt(const uint8_t *a, const uint8_t *b, size_t bytes, uint64_t *
 	*either = y0 + y1;
 }
 
-const BitKernels kPopcnt = {hamming_popcnt, jaccard_popcnt, BitIsa::Popcnt};
+float hamming_popcnt_dist(const void *a, const void *b, const void *bytes_ptr)
+{
+	return float(hamming_popcnt(static_cast<const uint8_t *>(a), static_cast<const uint8_t *>(b),
+					*static_cast<const size_t *>(bytes_ptr)));
+}
+
+float jaccard_popcnt_dist(const void *a, const void *b, const void *bytes_ptr)
+{
+	uint64_t both, either;
+	jaccard_popcnt(static_cast<const uint8_t *>(a), static_cast<const uint8_t *>(b), *static_cast<const size_t *>(bytes_ptr),
+	   &both, &either);
+	return float(jaccard_from_counts(both, either));
+}
+
+const BitKernels kPopcnt = {hamming_popcnt, jaccard_popcnt, hamming_popcnt_dist, jaccard_popcnt_dist, BitIsa::Popcnt};
 
 }  // namespace
 

@@ -53,6 +53,8 @@ TEST(BitDistance, EveryIsaMatchesBitByBitReference)
 				k.jaccard_counts(a.data(), b.data(), bytes, &x, &y);
 				EXPECT_EQ(x, both);
 				EXPECT_EQ(y, either);
+				EXPECT_EQ(k.hamming_dist(a.data(), b.data(), &bytes), float(diff));
+				EXPECT_EQ(k.jaccard_dist(a.data(), b.data(), &bytes), float(prism::jaccard_from_counts(both, either)));
 			}
 		}
 	}
