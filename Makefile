@@ -52,6 +52,10 @@ include $(PGXS)
 # Per-ISA distance kernels (see src/core/distance.h).
 src/core/distance_avx2.o: override CXXFLAGS += -mavx2 -mfma
 src/core/distance_avx512.o: override CXXFLAGS += -mavx512f -mavx512dq -mavx2 -mfma
+# Half-precision kernels (src/core/half.h).
+src/core/half_f16c.o: override CXXFLAGS += -mavx -mf16c -mfma
+# Bit-distance kernels (src/core/bit_distance.h).
+src/core/bit_popcnt.o: override CXXFLAGS += -mpopcnt
 
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
