@@ -17,6 +17,7 @@
 extern "C" {
 #include "access/relscan.h"
 #include "access/xact.h"
+#include "pgstat.h"
 #include "utils/memutils.h"
 }
 
@@ -104,6 +105,9 @@ static void start_search(IndexScanDesc scan)
 {
 	ScanOpaque *so = (ScanOpaque *) scan->opaque;
 	IndexShape &sh = so->shape;
+	// One index scan per search, as btree counts one per _bt_first: pg_stat_user_indexes.idx_scan
+	// (idx_tup_read and idx_tup_fetch are counted by indexam.c for every TID returned / fetched).
+	pgstat_count_index_scan(scan->indexRelation);
 	read_shape(scan->indexRelation, &sh);
 	store_init(&so->store, scan->indexRelation, &sh);
 	so->query = (float *) palloc0(sizeof(float) * sh.dims);
