@@ -80,8 +80,7 @@ public:
 
 	// hnswlib's heuristic under inner product keeps only a few links per list (a long vector is
 	// "nearer" to everything than the element's own neighbours are), so most elements, among
-	// them rows that answer queries, lose every in-link (9,233 of 10,000 on 3-d vectors of
-	// unequal norms). Instead the graph is built over x' = (x, sqrt(M^2 - |x|^2)), M the
+	// them rows that answer queries, lose every in-link. Instead the graph is built over x' = (x, sqrt(M^2 - |x|^2)), M the
 	// largest norm: all x' lie on one sphere, where l2 is a metric the heuristic suits, and for
 	// a query q' = (q, 0), |q' - x'|^2 = |q|^2 + M^2 - 2 q.x orders elements exactly as -q.x
 	// does, so the scan's inner-product search walks this graph as an l2 search would. On unit
