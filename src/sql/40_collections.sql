@@ -528,7 +528,7 @@ BEGIN
 		IF i IS NOT NULL THEN
 			RAISE EXCEPTION 'embedding of record "%" has % dimensions, collection "%" has %', ids[i],
 				@extschema@.vector_dims(embeddings[i]), c.name, d USING ERRCODE = '22000',
-				HINT = CASE WHEN c.dimension IS NULL THEN 'All embeddings of the first add must have the same dimension.' END;
+				HINT = 'A collection''s dimension is given at creation or fixed by its first embeddings.';
 		END IF;
 	END IF;
 	FOR i IN 1 .. coalesce(cardinality(metadatas), 0) LOOP
