@@ -403,14 +403,17 @@ CREATE FUNCTION prism.delete_collection(name text) RETURNS void LANGUAGE plpgsql
 DECLARE
 	c prism.collections;
 BEGIN
-	SELECT * INTO c FROM prism.collections x WHERE x.name = name FOR UPDATE;
+	SELECT * INTO c FROM prism.collections x WHERE x.name = name;
 	IF NOT FOUND THEN
 		RAISE EXCEPTION 'collection "%" does not exist', name USING ERRCODE = '42704';
 	END IF;
+	IF NOT pg_has_role(c.owner, 'USAGE') THEN
+		RAISE EXCEPTION 'permission denied for collection "%"', name USING ERRCODE = '42501',
+			HINT = format('Only role %s and its members may delete it.', c.owner);
+	END IF;
+	PERFORM FROM prism.collections x WHERE x.id = c.id FOR UPDATE;
 	IF EXISTS (SELECT 1 FROM pg_class WHERE oid = c.backing_table) THEN
 		EXECUTE format('DROP TABLE %s', c.backing_table);
-	ELSIF NOT pg_has_role(c.owner, 'USAGE') THEN
-		RAISE EXCEPTION 'permission denied for collection "%"', name USING ERRCODE = '42501';
 	END IF;
 	DELETE FROM prism.collections x WHERE x.id = c.id;
 END $$;
