@@ -132,14 +132,15 @@ SELECT qi, count(*) AS results, max(rank) AS last_rank,
 	GROUP BY qi, qs.v ORDER BY qi;
 -- with filters: sets equal to the filtered exact search
 SELECT f, qi, count(*) AS results, array_agg(id ORDER BY id) = (SELECT array_agg(id ORDER BY id) FROM
-		(SELECT id FROM fcol WHERE id = ANY (ids_where(cond)) ORDER BY l2_distance(embedding, qs.v) LIMIT 7) s) AS same_as_sql
+		(SELECT id FROM fcol WHERE id = ANY (w.ids) ORDER BY l2_distance(embedding, qs.v) LIMIT 7) s) AS same_as_sql
 	FROM (VALUES ('{"cat": "a"}', NULL, $$metadata ->> 'cat' = 'a'$$),
 		('{"n": {"$gte": 280}}', NULL, $$(metadata ->> 'n')::int >= 280$$),
 		('{"tags": {"$contains": "u3"}}', '{"$contains": "apple"}', $$metadata -> 'tags' ? 'u3' AND document LIKE '%apple%'$$))
 		AS v(f, wd, cond),
+	LATERAL (SELECT ids_where(cond) AS ids) w,
 	LATERAL prism.query('fcol', (SELECT array_agg(v ORDER BY qi) FROM qs), 7, "where" => f::jsonb,
 		where_document => wd::jsonb) r JOIN qs ON qs.qi = r.query_index
-	GROUP BY f, qi, cond, qs.v ORDER BY f, qi;
+	GROUP BY f, qi, w.ids, qs.v ORDER BY f, qi;
 -- fewer matches than n_results: all of them
 SELECT count(*) FROM prism.query('fcol', '{"[0,0,0,1]"}', 50, "where" => '{"n": {"$in": [5, 6, 7]}}');
 -- include
