@@ -60,6 +60,21 @@ UPDATE prism.collections SET metadata = '{"owner": "carol"}';
 RESET ROLE;
 SELECT name, metadata, (SELECT count(*) FROM coll_sec."alice-docs") AS records FROM prism.collections ORDER BY name;
 
+-- a role allowed to insert cannot make the first add, which fixes the dimension
+SET ROLE regress_coll_alice;
+SELECT name FROM prism.create_collection('alice-empty');
+GRANT SELECT, INSERT ON coll_sec."alice-empty" TO regress_coll_carol;
+SET ROLE regress_coll_carol;
+SELECT prism.add('alice-empty', '{c1}', '{"[1,1]"}');
+SET ROLE regress_coll_alice;
+SELECT prism.add('alice-empty', '{a1}', '{"[1,0]"}');
+SET ROLE regress_coll_carol;
+SELECT prism.add('alice-empty', '{c1}', '{"[1,1]"}');
+SELECT id FROM prism.get('alice-empty');
+SET ROLE regress_coll_alice;
+SELECT prism.delete_collection('alice-empty');
+RESET ROLE;
+
 -- alice changes and deletes her own collection
 SET ROLE regress_coll_alice;
 SELECT name FROM prism.modify_collection('alice-docs', new_name => 'alice-renamed');

@@ -538,6 +538,10 @@ BEGIN
 		PERFORM prism._check_metadata(metadatas[i], i);
 	END LOOP;
 	IF c.dimension IS NULL AND d IS NOT NULL THEN
+		IF NOT pg_has_role(c.owner, 'USAGE') THEN
+			RAISE EXCEPTION 'only the owner of collection "%" can make its first add', c.name USING ERRCODE = '42501',
+				HINT = 'The first embeddings fix the dimension and build the index, which needs the table''s owner.';
+		END IF;
 		c := prism._collection(collection, true);
 		IF c.dimension IS NULL THEN
 			EXECUTE format('ALTER TABLE %s ALTER COLUMN embedding TYPE @extschema@.vector(%s)', c.backing_table, d);
