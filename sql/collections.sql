@@ -8,6 +8,9 @@ SELECT name, dimension, metric, configuration, metadata, backing_table, embeddin
 	FROM prism.create_collection('docs');
 \d docs
 SELECT prism.count_collections();
+-- the catalog is an extension configuration table: pg_dump keeps its rows
+-- (test/t/095_collections_dump.sh restores a dump)
+SELECT extconfig::regclass[] FROM pg_extension WHERE extname = 'prism';
 
 -- Chroma's defaults; the `hnsw` object, legacy `hnsw:*` metadata keys, `auto` sizing
 SELECT name, dimension, metric, configuration -> 'hnsw' AS hnsw FROM prism.create_collection('cfg-new',
