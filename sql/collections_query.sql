@@ -157,10 +157,10 @@ SELECT count(*) AS within, bool_and(distance <= 0.5) AS all_within,
 -- the plans: ORDER BY embedding <-> q LIMIT k with the filter in WHERE, so the planner can
 -- use the hnsw index scan (which keeps searching until k rows pass the filter) or, for a
 -- selective filter, the GIN index and a sort
-SELECT * FROM prism.query_plan('fcol', '[0,0,0,1]', 5);
-SELECT * FROM prism.query_plan('fcol', '[0,0,0,1]', 5, '{"$and": [{"cat": "a"}, {"n": {"$gt": 3}}]}', '{"$contains": "pie"}');
+SELECT * FROM prism.query_plan('fcol', '{"[0,0,0,1]"}', 5);
+SELECT * FROM prism.query_plan('fcol', '{"[0,0,0,1]"}', 5, '{"$and": [{"cat": "a"}, {"n": {"$gt": 3}}]}', '{"$contains": "pie"}');
 SET enable_bitmapscan = off;
-SELECT * FROM prism.query_plan('fcol', '[0,0,0,1]', 5, '{"$and": [{"cat": "a"}, {"n": {"$gt": 3}}]}', '{"$contains": "pie"}');
+SELECT * FROM prism.query_plan('fcol', '{"[0,0,0,1]"}', 5, '{"$and": [{"cat": "a"}, {"n": {"$gt": 3}}]}', '{"$contains": "pie"}');
 SELECT count(*) AS results, array_agg(id ORDER BY rank) = (SELECT array_agg(id) FROM (SELECT id FROM fcol
 		WHERE metadata ->> 'cat' = 'a' AND (metadata ->> 'n')::int > 3 AND document LIKE '%pie%'
 		ORDER BY l2_distance(embedding, '[0,0,0,1]') LIMIT 5) s) AS same_as_sql

@@ -935,8 +935,8 @@ CREATE FUNCTION prism.query(collection text, query_embeddings @extschema@.vector
 			current_setting('search_path'));
 	END;
 
--- The plan of the statement prism.query runs for one query embedding (EXPLAIN, costs off).
-CREATE FUNCTION prism.query_plan(collection text, query_embedding @extschema@.vector, n_results integer DEFAULT 10,
+-- The plan of the statement prism.query runs for the first of query_embeddings (EXPLAIN, costs off).
+CREATE FUNCTION prism.query_plan(collection text, query_embeddings @extschema@.vector[], n_results integer DEFAULT 10,
 	"where" jsonb DEFAULT NULL, where_document jsonb DEFAULT NULL, text_query text DEFAULT NULL)
 	RETURNS SETOF text LANGUAGE plpgsql VOLATILE
 	SET search_path = pg_catalog, pg_temp AS $$
@@ -945,5 +945,5 @@ DECLARE
 BEGIN
 	RETURN QUERY EXECUTE 'EXPLAIN (COSTS OFF) ' || prism._query_sql(c, prism._filter_sql(c, NULL, "where", where_document),
 		'{distances}', true, text_query IS NOT NULL)
-		USING query_embedding, n_results, 1, NULL::float8, greatest(n_results, 100), text_query, 1::float8, 1::float8, 60;
+		USING query_embeddings[1], n_results, 1, NULL::float8, greatest(n_results, 100), text_query, 1::float8, 1::float8, 60;
 END $$;
