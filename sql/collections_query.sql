@@ -141,6 +141,12 @@ SELECT f, qi, count(*) AS results, array_agg(id ORDER BY id) = (SELECT array_agg
 	LATERAL prism.query('fcol', (SELECT array_agg(v ORDER BY qi) FROM qs), 7, "where" => f::jsonb,
 		where_document => wd::jsonb) r JOIN qs ON qs.qi = r.query_index
 	GROUP BY f, qi, w.ids, qs.v ORDER BY f, qi;
+-- ids restrict the search, with the filters
+SELECT rank, id FROM prism.query('fcol', '{"[0,0,0,1]"}', 3, ids => '{r1,r2,r3,r4,r5,r6}', "where" => '{"n": {"$ne": 2}}',
+	include => '{}');
+SELECT array_agg(id ORDER BY rank) = (SELECT array_agg(id) FROM (SELECT id FROM fcol WHERE id IN ('r1', 'r3', 'r4', 'r5', 'r6')
+	ORDER BY l2_distance(embedding, '[0,0,0,1]') LIMIT 3) s) AS same_as_sql
+	FROM prism.query('fcol', '{"[0,0,0,1]"}', 3, ids => '{r1,r2,r3,r4,r5,r6}', "where" => '{"n": {"$ne": 2}}');
 -- fewer matches than n_results: all of them
 SELECT count(*) FROM prism.query('fcol', '{"[0,0,0,1]"}', 50, "where" => '{"n": {"$in": [5, 6, 7]}}');
 -- include

@@ -263,7 +263,7 @@ END $$;
 CREATE FUNCTION prism._query(collection text, query_embeddings @extschema@.vector[],
 	n_results integer, "where" jsonb, where_document jsonb, include text[], query_texts text[],
 	text_query text, max_distance float8, vector_weight float8, text_weight float8, rrf_k integer,
-	rank_window integer, caller_path text)
+	rank_window integer, ids text[], caller_path text)
 	RETURNS TABLE (query_index integer, rank integer, id text, distance float8, document text, metadata jsonb,
 		embedding @extschema@.vector, score float8)
 	LANGUAGE plpgsql VOLATILE
@@ -308,7 +308,7 @@ BEGIN
 			RETURN;		-- nothing added yet
 		END IF;
 	END IF;
-	sql := prism._query_sql(c, prism._filter_sql(c, NULL, "where", where_document), include,
+	sql := prism._query_sql(c, prism._filter_sql(c, ids, "where", where_document), include,
 		query_embeddings IS NOT NULL AND c.dimension IS NOT NULL, hybrid);
 	PERFORM set_config('hnsw.ef_search', c.configuration #>> '{hnsw,ef_search}', true);
 	IF query_embeddings IS NULL OR c.dimension IS NULL THEN
@@ -328,13 +328,14 @@ CREATE FUNCTION prism.query(collection text, query_embeddings @extschema@.vector
 	n_results integer DEFAULT 10, "where" jsonb DEFAULT NULL, where_document jsonb DEFAULT NULL,
 	include text[] DEFAULT '{metadatas,documents,distances}', query_texts text[] DEFAULT NULL,
 	text_query text DEFAULT NULL, max_distance float8 DEFAULT NULL, vector_weight float8 DEFAULT 1,
-	text_weight float8 DEFAULT 1, rrf_k integer DEFAULT 60, rank_window integer DEFAULT NULL)
+	text_weight float8 DEFAULT 1, rrf_k integer DEFAULT 60, rank_window integer DEFAULT NULL,
+	ids text[] DEFAULT NULL)
 	RETURNS TABLE (query_index integer, rank integer, id text, distance float8, document text, metadata jsonb,
 		embedding @extschema@.vector, score float8)
 	LANGUAGE sql VOLATILE
 	BEGIN ATOMIC
 		SELECT * FROM prism._query(collection, query_embeddings, n_results, "where", where_document, include,
-			query_texts, text_query, max_distance, vector_weight, text_weight, rrf_k, rank_window,
+			query_texts, text_query, max_distance, vector_weight, text_weight, rrf_k, rank_window, ids,
 			current_setting('search_path'));
 	END;
 
