@@ -231,11 +231,10 @@ BEGIN
 		CASE WHEN 'metadatas' = ANY (include) THEN 't.metadata' ELSE 'NULL::jsonb AS metadata' END,
 		CASE WHEN 'embeddings' = ANY (include) THEN 't.embedding' ELSE 'NULL::@extschema@.vector AS embedding' END);
 	IF NOT hybrid THEN
-		RETURN format('SELECT $3, (row_number() OVER ())::int, s.id, %s, s.document, s.metadata, s.embedding, NULL::float8 '
-			'FROM (SELECT t.id, %s AS distance, %s FROM %s t WHERE %s ORDER BY t.embedding OPERATOR(@extschema@.%s) $1 LIMIT $2) s '
-			'WHERE $4::float8 IS NULL OR s.distance <= $4',
-			CASE WHEN 'distances' = ANY (include) THEN 's.distance' ELSE 'NULL::float8' END, dist, cols, c.backing_table,
-			filter, op);
+		-- rows (id, distance, document, metadata, embedding) in rank order; the caller numbers
+		-- them and applies max_distance
+		RETURN format('SELECT t.id, %s AS distance, %s FROM %s t WHERE %s ORDER BY t.embedding OPERATOR(@extschema@.%s) $1 LIMIT $2',
+			dist, cols, c.backing_table, filter, op);
 	END IF;
 	IF has_vector THEN
 		v := format('SELECT s.id, row_number() OVER () AS r FROM (SELECT t.id, %s AS distance FROM %s t WHERE %s '
@@ -276,6 +275,8 @@ DECLARE
 	old_ef text := current_setting('hnsw.ef_search', true);
 	hybrid boolean := text_query IS NOT NULL;
 	win integer := coalesce(rank_window, greatest(n_results, 100));
+	with_distances boolean := 'distances' = ANY (include);
+	r record;
 BEGIN
 	PERFORM prism._check_include(include, '{documents,metadatas,embeddings,distances}');
 	IF n_results IS NULL OR n_results < 1 THEN
@@ -318,7 +319,23 @@ BEGIN
 		i := 0;
 		FOREACH q IN ARRAY query_embeddings LOOP
 			i := i + 1;
-			RETURN QUERY EXECUTE sql USING q, n_results, i, max_distance, win, text_query, vector_weight, text_weight, rrf_k;
+			IF hybrid THEN
+				RETURN QUERY EXECUTE sql USING q, n_results, i, max_distance, win, text_query, vector_weight, text_weight, rrf_k;
+				CONTINUE;
+			END IF;
+			query_index := i;
+			rank := 0;
+			score := NULL;
+			FOR r IN EXECUTE sql USING q, n_results LOOP
+				EXIT WHEN r.distance > max_distance;
+				rank := rank + 1;
+				id := r.id;
+				distance := CASE WHEN with_distances THEN r.distance END;
+				document := r.document;
+				metadata := r.metadata;
+				embedding := r.embedding;
+				RETURN NEXT;
+			END LOOP;
 		END LOOP;
 	END IF;
 	PERFORM set_config('hnsw.ef_search', old_ef, true);
