@@ -237,8 +237,9 @@ CREATE INDEX d_idx ON d USING hnsw (v vector_l2_ops);
 SET enable_seqscan = off;
 EXPLAIN (costs off) SELECT id FROM d ORDER BY v <-> '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]' LIMIT 10;
 SELECT * FROM dup_checks('d');
--- with pgvector's scan behaviour (no iterative scan) and a small ef_search the copies still all
--- come back: they share graph elements (recall@10 at ef_search 10 is not the point here)
+-- with pgvector's scan behaviour (no iterative scan) ef_search bounds the rows: 10 candidates of
+-- up to 10 copies each, 100 of the 1,000, as pgvector returns (recall@10 at ef_search 10 is not
+-- the point here)
 SET hnsw.iterative_scan = off;
 SET hnsw.ef_search = 10;
 SELECT dups_first, dups_all FROM dup_checks('d');

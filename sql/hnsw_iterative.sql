@@ -71,3 +71,37 @@ RESET hnsw.iterative_scan;
 RESET enable_seqscan;
 DROP TABLE f, fq, ftruth;
 DROP FUNCTION filtered_check();
+
+-- Exact duplicates under iterative_scan = off: the scan hands out its first ef_search candidates,
+-- each up to 10 rows of one vector (pgvector's count: 20 identical rows at ef_search 1 give 10).
+-- The other modes return every copy. Same for a built index and one filled row by row.
+SET enable_seqscan = off;
+CREATE TABLE dup (id int, v vector(3));
+INSERT INTO dup SELECT i, '[1,1,1]' FROM generate_series(1, 20) i;
+CREATE INDEX dup_v ON dup USING hnsw (v vector_l2_ops);
+CREATE FUNCTION dup_counts(OUT mode text, OUT ef int, OUT n bigint) RETURNS SETOF record LANGUAGE plpgsql AS $$
+BEGIN
+	FOREACH mode IN ARRAY ARRAY['off', 'strict_order', 'relaxed_order'] LOOP
+		FOREACH ef IN ARRAY ARRAY[1, 2, 3] LOOP
+			PERFORM set_config('hnsw.iterative_scan', mode, true);
+			PERFORM set_config('hnsw.ef_search', ef::text, true);
+			SELECT count(*) INTO n FROM (SELECT * FROM dup ORDER BY v <-> '[1,1,1]') s;
+			RETURN NEXT;
+		END LOOP;
+	END LOOP;
+END $$;
+SELECT * FROM dup_counts();
+TRUNCATE dup;
+DO $$ BEGIN FOR i IN 1..20 LOOP INSERT INTO dup VALUES (i, '[1,1,1]'); END LOOP; END $$;
+SELECT * FROM dup_counts() WHERE ef = 1;
+-- with other vectors: ef_search 3 candidates are the 20 copies (2) and the nearest other row
+INSERT INTO dup VALUES (21, '[1,1,2]'), (22, '[1,1,3]'), (23, '[1,1,4]');
+SET hnsw.iterative_scan = off;
+SET hnsw.ef_search = 3;
+SELECT array_agg(id ORDER BY id) FILTER (WHERE id > 20) AS others, count(*) FROM (SELECT id FROM dup ORDER BY v <-> '[1,1,1]') s;
+SELECT count(*) FROM (SELECT id FROM dup ORDER BY v <-> '[1,1,1]' LIMIT 5) s;
+RESET hnsw.iterative_scan;
+RESET hnsw.ef_search;
+RESET enable_seqscan;
+DROP TABLE dup;
+DROP FUNCTION dup_counts();

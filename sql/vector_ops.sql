@@ -80,7 +80,7 @@ SELECT l2_normalize('[0,0.1]'::vector);
 SELECT l2_normalize('[0,0]'::vector);
 SELECT l2_normalize('[3e38]'::vector);
 SELECT l2_normalize('[3e38,3e38]'::vector);
-SELECT round(vector_norm(l2_normalize('[1,2,3,4,5]'))::numeric, 6);
+SELECT round(vector_norm(l2_normalize('[1,2,3,4,5]'::vector))::numeric, 6);
 -- binary_quantize
 SELECT binary_quantize('[1,0,-1]'::vector);
 SELECT binary_quantize('[0,0.1,-0.2,-0.3,0.4,0.5,0.6,-0.7,0.8,-0.9,1]'::vector);
@@ -118,7 +118,7 @@ SELECT array_fill(0, ARRAY[16000])::vector || '[1]';
 SELECT vector_add('[1,2]', '[3,4]'), vector_sub('[1,2]', '[3,4]'), vector_mul('[1,2]', '[3,4]'),
 	vector_concat('[1]', '[2]');
 -- NULLs (all STRICT)
-SELECT '[1,2]'::vector <-> NULL, NULL::vector + '[1]', vector_dims(NULL), l2_normalize(NULL);
+SELECT '[1,2]'::vector <-> NULL, NULL::vector + '[1]', vector_dims(NULL::vector), l2_normalize(NULL::vector);
 -- function properties: every vector function is immutable, strict and parallel safe
 SELECT p.proname, p.provolatile, p.proisstrict, p.proparallel
 	FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
@@ -56,22 +57,60 @@ private:
 
 class GraphBuilder {
 public:
+	// Under inner product the graph is built as an l2 graph over lifted vectors (see lift()).
 	explicit GraphBuilder(const BuildParams &p)
-		: params(p), space(p.dims, p.metric),
+		: params(p), lifted(p.metric == Metric::InnerProduct),
+		  lift_norm_sq(lifted ? max_norm_sq(p) : 0),
+		  space(lifted ? p.dims + 1 : p.dims, lifted ? Metric::L2 : p.metric),
 		  graph(&space, p.n > 0 ? p.n : 1, (size_t) p.m, (size_t) p.ef_construction, (size_t) p.seed)
 	{
+	}
+
+	static float max_norm_sq(const BuildParams &p)
+	{
+		double best = 0;
+		for (size_t i = 0; i < p.n; i++) {
+			double sq = 0;
+			for (size_t k = 0; k < p.dims; k++)
+				sq += (double) p.vectors[i * p.dims + k] * p.vectors[i * p.dims + k];
+			best = std::max(best, sq);
+		}
+		return (float) best;
+	}
+
+	// hnswlib's heuristic under inner product keeps only a few links per list (a long vector is
+	// "nearer" to everything than the element's own neighbours are), so most elements, among
+	// them rows that answer queries, lose every in-link. Instead the graph is built over x' = (x, sqrt(M^2 - |x|^2)), M the
+	// largest norm: all x' lie on one sphere, where l2 is a metric the heuristic suits, and for
+	// a query q' = (q, 0), |q' - x'|^2 = |q|^2 + M^2 - 2 q.x orders elements exactly as -q.x
+	// does, so the scan's inner-product search walks this graph as an l2 search would. On unit
+	// vectors the extra coordinate is ~0 and the graph is the cosine one.
+	const float *lift(size_t i, std::vector<float> &buf) const
+	{
+		const float *x = params.vectors + i * params.dims;
+		if (!lifted)
+			return x;
+		buf.resize(params.dims + 1);
+		double sq = 0;
+		for (size_t k = 0; k < params.dims; k++) {
+			buf[k] = x[k];
+			sq += (double) x[k] * x[k];
+		}
+		buf[params.dims] = (float) std::sqrt(std::max(0.0, (double) lift_norm_sq - sq));
+		return buf.data();
 	}
 
 	void run_worker()
 	{
 		try {
+			std::vector<float> buf;
 			for (;;) {
 				if (stop.load(std::memory_order_relaxed))
 					return;
 				size_t i = next.fetch_add(1);
 				if (i >= params.n)
 					return;
-				graph.addPoint(params.vectors + i * params.dims, (hnswlib::labeltype) i);
+				graph.addPoint(lift(i, buf), (hnswlib::labeltype) i);
 				done.fetch_add(1, std::memory_order_relaxed);
 			}
 		} catch (const std::exception &e) {
@@ -204,9 +243,88 @@ public:
 								  graph.dist_func_param_);
 	}
 
+	// Tops each level-0 list of an inner-product graph up to its bound with the nearest
+	// elements a search for the element finds, as pgvector keeps the candidates its heuristic
+	// pruned (and insert and VACUUM do here under inner product): the heuristic on the lifted
+	// sphere keeps few links in low dimensions, and a row whose few in-links come from rows
+	// far from a query is found only after farther rows (under strict_order: not at all).
+	// Chunks of elements are searched on the build's threads (read-only), then their lists are
+	// extended on this one, so the pending links take a bounded amount of memory.
+	void fill_lists()
+	{
+		size_t n = graph.cur_element_count;
+		size_t max0 = graph.maxM0_;
+		if (n < 2)
+			return;
+		graph.setEf((size_t) params.ef_construction);
+		const size_t chunk = 65536;
+		std::vector<uint32_t> fill(std::min(n, chunk) * max0);
+		std::vector<uint8_t> fill_n(std::min(n, chunk));
+		int threads = params.threads < 1 ? 1 : params.threads;
+		for (size_t first = 0; first < n && !stop.load(); first += chunk) {
+			size_t last = std::min(n, first + chunk);
+			std::fill(fill_n.begin(), fill_n.end(), 0);
+			std::atomic<size_t> next_id{first};
+			auto work = [&] {
+				std::vector<std::pair<float, uint32_t>> near;
+				for (;;) {
+					size_t id = next_id.fetch_add(1);
+					if (id >= last || stop.load(std::memory_order_relaxed))
+						return;
+					const uint32_t *links;
+					int cnt = list0(id, &links);
+					if ((size_t) cnt >= max0)
+						continue;
+					auto found = graph.searchKnn(graph.getDataByInternalId((uint32_t) id), max0 + 1);
+					near.clear();
+					for (; !found.empty(); found.pop())
+						near.emplace_back(found.top().first, graph.label_lookup_.at(found.top().second));
+					std::sort(near.begin(), near.end());
+					size_t room = max0 - (size_t) cnt, k = id - first;
+					for (const auto &c : near) {
+						if (fill_n[k] >= room)
+							break;
+						if (c.second != id && std::find(links, links + cnt, c.second) == links + cnt)
+							fill[k * max0 + fill_n[k]++] = c.second;
+					}
+				}
+			};
+			auto run = [&] {
+				try {
+					work();
+				} catch (const std::exception &e) {
+					record_error(e.what());
+				} catch (...) {
+					record_error("unknown exception filling neighbour lists");
+				}
+			};
+			std::vector<std::thread> helpers;
+			try {
+				for (int t = 1; t < threads; t++)
+					helpers.emplace_back(run);
+			} catch (...) {
+				// fewer helpers only make it slower
+			}
+			run();
+			for (auto &t : helpers)
+				t.join();
+			for (size_t id = first; id < last; id++) {
+				size_t k = id - first;
+				hnswlib::linklistsizeint *ll = graph.get_linklist0((hnswlib::tableint) id);
+				size_t cnt = graph.getListCount(ll);
+				uint32_t *links = reinterpret_cast<uint32_t *>(ll + 1);
+				for (size_t i = 0; i < fill_n[k] && cnt < max0; i++)
+					links[cnt++] = fill[k * max0 + i];
+				graph.setListCount(ll, (unsigned short) cnt);
+			}
+		}
+	}
+
 	void finish_graph()
 	{
 		try {
+			if (lifted)
+				fill_lists();
 			connect_unreachable();
 		} catch (const std::exception &e) {
 			record_error(e.what());
@@ -224,6 +342,8 @@ public:
 	}
 
 	BuildParams params;
+	bool lifted;  // inner product, built as l2 over lifted vectors
+	float lift_norm_sq;
 	PrismSpace space;
 	hnswlib::HierarchicalNSW<float> graph;
 	std::vector<std::thread> workers;

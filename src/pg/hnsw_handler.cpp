@@ -13,6 +13,7 @@ extern "C" {
 #include "commands/vacuum.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
+#include "utils/lsyscache.h"
 #include "utils/float.h"
 #include "utils/guc.h"
 #include "utils/selfuncs.h"
@@ -84,12 +85,39 @@ static bytea *hnswoptions(Datum reloptions, bool validate)
 	return (bytea *) build_reloptions(reloptions, validate, hnsw_relopt_kind, sizeof(HnswOptions), tab, lengthof(tab));
 }
 
-// The planner may only use the index for ORDER BY <distance> (no WHERE quals). The initial
-// beam search (about ef_search * m element visits per level walked) is all startup cost; the
-// total is what continuing through every element would cost, so LIMIT k under a filter of
-// selectivity s is charged the fraction k / (s * N) of it: selective filters make the exact
-// plan (btree + sort) win, broad ones the graph scan. Graph pages are assumed cached
-// (shared_buffers), so a visit costs CPU plus a fraction of a page read.
+// Where the rows a restriction clause keeps lie in the index's order: a bound on the ORDER BY
+// distance itself (`v <-> q < r`) keeps a prefix of it, `v <-> q > r` a suffix.
+enum class DistanceBound { None, Prefix, Suffix };
+
+static DistanceBound distance_bound(Node *clause, Node *order_by)
+{
+	if (clause == NULL || !IsA(clause, OpExpr) || list_length(((OpExpr *) clause)->args) != 2)
+		return DistanceBound::None;
+	OpExpr *op = (OpExpr *) clause;
+	bool left = equal(linitial(op->args), order_by);
+	bool right = equal(lsecond(op->args), order_by);
+	if (left == right)
+		return DistanceBound::None;
+	char *name = get_opname(op->opno);
+	if (name == NULL)
+		return DistanceBound::None;
+	bool less = strcmp(name, "<") == 0 || strcmp(name, "<=") == 0;
+	bool greater = strcmp(name, ">") == 0 || strcmp(name, ">=") == 0;
+	if (!less && !greater)
+		return DistanceBound::None;
+	return less == left ? DistanceBound::Prefix : DistanceBound::Suffix;
+}
+
+// The planner may only use the index for ORDER BY <distance> (no index quals). The initial beam
+// search is all startup cost: about ef_search * m * (levels + 1) / 4 elements scored, each a
+// few distance-sized CPU steps plus a share of a page read (graph pages are assumed cached in
+// shared_buffers). Rows are then charged continued_cost each, the continued search past the
+// beam (a WHERE clause dropped the first ones), so LIMIT k under a filter of selectivity s pays
+// for about k / s rows: selective filters make the exact plan (scan or btree + sort) win, broad
+// ones the graph. A bound on the ORDER BY distance is no random filter: the rows of
+// `distance < r` are the first ones the scan returns (charged as if they were all the rows),
+// those of `distance > r` come only after every row it rejects (charged to startup).
+// test/bench/README.md ("Plan choice") has the measurements these constants follow.
 static void hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count, Cost *startup, Cost *total,
 							 Selectivity *selectivity, double *correlation, double *pages)
 {
@@ -104,17 +132,30 @@ static void hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_cou
 	double tuples = Max(info->tuples, 1.0);
 	int m = kDefaultM;
 	double levels = Max(1.0, log(tuples) / log((double) m));
-	double visits = Min(tuples, guc_ef_search * (double) m * (levels + 1));
-	Cost visit_cost = 4 * cpu_operator_cost + cpu_index_tuple_cost + 0.025 * random_page_cost;
-	*startup = visits * visit_cost;
-	// Rows past the first ef_search come from the continued search (a WHERE clause dropped the
-	// first ones): each costs about six more distance computations plus graph reads, measured
-	// ~7 us per row on Fashion-MNIST, about what an exact plan pays to fetch and sort a matching
-	// row (~6.5 us, which the planner prices at ~3 for a bitmap heap scan). Priced alike, the
-	// planner switches to the exact plan below ~1-2% selectivity, where it is faster.
-	Cost continued_cost = 3.0;
-	*total = *startup + tuples * continued_cost;
-	*selectivity = 1.0;
+	double visits = Min(tuples, guc_ef_search * (double) m * (levels + 1) / 4);
+	Cost visit_cost = 4 * cpu_operator_cost + cpu_index_tuple_cost + 0.01 * random_page_cost;
+	// A row of the continued search costs more in a larger graph: the frontier must pass each
+	// row by the delivery margin, and more elements lie within it. Against an exact plan's cost
+	// per row fetched and sorted this puts the switch to the exact plan at a few percent
+	// selectivity (lower on large tables), where it is faster.
+	Cost continued_cost = Max(0.5, Min(6.0, 3.0 * tuples / 20000.0));
+	Node *order_by = (Node *) linitial(path->indexorderbys);
+	Selectivity prefix = 1.0, suffix = 1.0;
+	ListCell *lc;
+	foreach (lc, info->indrestrictinfo) {
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		DistanceBound b = distance_bound((Node *) rinfo->clause, order_by);
+		if (b == DistanceBound::None)
+			continue;
+		Selectivity s = clause_selectivity(root, (Node *) rinfo, 0, JOIN_INNER, NULL);
+		if (b == DistanceBound::Prefix)
+			prefix *= s;
+		else
+			suffix *= s;
+	}
+	*startup = visits * visit_cost + (1.0 - suffix) * tuples * continued_cost;
+	*total = *startup + prefix * suffix * tuples * continued_cost;
+	*selectivity = prefix;
 }
 
 static bool hnswvalidate(Oid opclassoid) { return true; }

@@ -322,7 +322,10 @@ static float *vector_scratch(ScratchSlot slot, size_t floats)
 }
 
 // Selects up to max_n neighbours among `cands` (with their vectors in `vecs`) by hnswlib's
-// heuristic; sorts both arrays by distance first.
+// heuristic; sorts both arrays by distance first. Under inner product the list is then topped
+// up with the nearest candidates the heuristic pruned, as pgvector does (and VACUUM's repair
+// here): the heuristic alone keeps a few long vectors per list, and most elements, some of them
+// rows that answer queries, end up with no in-link.
 static int choose(Inserter *ins, Candidate *cands, float *vecs, int n, int max_n, uint32 *out)
 {
 	size_t dims = ins->sh.dims;
@@ -339,6 +342,15 @@ static int choose(Inserter *ins, Candidate *cands, float *vecs, int n, int max_n
 	}
 	int *chosen = (int *) palloc(sizeof(int) * (n > 0 ? n : 1));
 	int k = select_neighbors(ins->store, sc, sv, dims, n, max_n, chosen);
+	if (ins->sh.metric == Metric::InnerProduct && k < max_n && k < n) {
+		bool *taken = (bool *) palloc0(sizeof(bool) * n);
+		for (int i = 0; i < k; i++)
+			taken[chosen[i]] = true;
+		for (int i = 0; i < n && k < max_n; i++)
+			if (!taken[i])
+				chosen[k++] = i;
+		pfree(taken);
+	}
 	for (int i = 0; i < k; i++)
 		out[i] = sc[chosen[i]].id;
 	pfree(order);

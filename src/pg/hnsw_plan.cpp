@@ -79,10 +79,12 @@ static bool is_hnsw_index(Oid indexoid)
 
 // The replacement for an ORDER BY operator whose function is prism's own l2 or negative inner
 // product, else InvalidOid (another opclass, or an installed prism without the functions).
+// prism's extension is named prism, or vector when installed by `make install-vector-alias`:
+// the replacement must belong to the extension that owns the operator's function.
 static Oid lookup_replacement(OpExpr *op)
 {
-	Oid ext = get_extension_oid("prism", true);
-	if (!OidIsValid(ext) || getExtensionOfObject(ProcedureRelationId, op->opfuncid) != ext)
+	Oid ext = getExtensionOfObject(ProcedureRelationId, op->opfuncid);
+	if (!OidIsValid(ext))
 		return InvalidOid;
 	const char *function = get_func_name(op->opfuncid);
 	const char *replacement = NULL;

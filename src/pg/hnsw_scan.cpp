@@ -7,7 +7,8 @@
 // handed out only once no unexpanded candidate is closer, so rows stay in order; an element
 // discovered later that is closer than one already returned is dropped under strict_order
 // (prism's default: LIMIT k answers are in true order) and returned late under relaxed_order.
-// With hnsw.iterative_scan = off the scan ends after the beam's results, like pgvector.
+// With hnsw.iterative_scan = off the scan ends after the beam's ef_search candidates, like
+// pgvector's (see kRowsPerCandidate for exact duplicates).
 #include <cmath>
 
 #include "pg/hnsw.h"
@@ -17,6 +18,7 @@
 extern "C" {
 #include "access/relscan.h"
 #include "access/xact.h"
+#include "pgstat.h"
 #include "utils/memutils.h"
 }
 
@@ -44,6 +46,7 @@ struct ScanOpaque {
 	ItemPointerData *pending;
 	int n_pending, pos_pending;
 	int mode;
+	int candidates_left;  // under iterative_scan = off: candidates still to hand out
 	uint64 max_discovered;
 	bool share_distances;  // set last_returned for each row (not for cosine: see below)
 	double pending_value;  // the ORDER BY operator's value for the rows in `pending`
@@ -104,6 +107,9 @@ static void start_search(IndexScanDesc scan)
 {
 	ScanOpaque *so = (ScanOpaque *) scan->opaque;
 	IndexShape &sh = so->shape;
+	// One index scan per search, as btree counts one per _bt_first: pg_stat_user_indexes.idx_scan
+	// (idx_tup_read and idx_tup_fetch are counted by indexam.c for every TID returned / fetched).
+	pgstat_count_index_scan(scan->indexRelation);
 	read_shape(scan->indexRelation, &sh);
 	store_init(&so->store, scan->indexRelation, &sh);
 	so->query = (float *) palloc0(sizeof(float) * sh.dims);
@@ -134,6 +140,7 @@ static void start_search(IndexScanDesc scan)
 	so->link_buf = (uint32 *) palloc(sizeof(uint32) * (2 * sh.m + 1));
 	so->visited = acquire_visited((size_t) so->store.nblocks * sh.per_page, &so->visited_shared);
 	int ef = Max(guc_ef_search, 1);
+	so->candidates_left = ef;
 	init_candidates(&so->frontier, ef * 4);
 	init_candidates(&so->result, ef + 1);
 	init_candidates(&so->discovered, ef * 4);
@@ -220,10 +227,28 @@ static void continue_search(ScanOpaque *so)
 	}
 }
 
+// Under iterative_scan = off a scan hands out its first ef_search candidates, as pgvector's does.
+// pgvector keeps up to 10 heap TIDs of exact duplicates in one element and further copies in
+// further elements, so each 10 rows of a set of duplicates is one candidate there: 20 identical
+// rows at ef_search 1 give 10 rows. prism keeps all copies in one element; counting its rows in
+// tens keeps both the bound (at most 10 * ef_search rows) and pgvector's row counts.
+static const int kRowsPerCandidate = 10;
+
+// Cuts the rows just loaded for one element to the candidates left under iterative_scan = off.
+static void take_candidates(ScanOpaque *so)
+{
+	int allowed = so->candidates_left * kRowsPerCandidate;
+	if (so->n_pending > allowed)
+		so->n_pending = allowed;
+	so->candidates_left -= (so->n_pending + kRowsPerCandidate - 1) / kRowsPerCandidate;
+}
+
 // Next element in distance order, or false when the scan is over.
 static bool next_element(ScanOpaque *so, Candidate *out)
 {
 	for (;;) {
+		if (so->mode == kIterativeOff && so->candidates_left <= 0)
+			return false;
 		if (so->beam_left > 0) {
 			so->beam_left--;
 		} else {
@@ -375,7 +400,8 @@ bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 			// The index holds each row's vector as inserted and the operator runs the same
 			// kernel on the same floats, so this is bit for bit what the operator returns.
 			so->pending_value = operator_value(so->shape.metric, c.dist);
-			load_tids(so, c.id);
+			if (load_tids(so, c.id) && so->mode == kIterativeOff)
+				take_candidates(so);
 		}
 		so->stats.pages_read = so->store.pages_read;
 		so->stats.nodes_visited = so->discovered_count;

@@ -6,6 +6,7 @@
 #include "pg/hnsw.h"
 
 extern "C" {
+#include "pgstat.h"
 #include "storage/buf_internals.h"	// GetBufferDescriptor, to prefetch buffer headers
 }
 
@@ -87,8 +88,14 @@ static Buffer read_block(PgStore *s, BlockNumber block)
 			return ReadBuffer(index, block);
 	}
 	Buffer hint = h->buffers[block];
-	if (hint != InvalidBuffer && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, block, hint))
+	if (hint != InvalidBuffer && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, block, hint)) {
+		// ReadRecentBuffer leaves the relation's block counters alone (ReadBuffer counts a
+		// fetch and, when the page was cached, a hit): count it as ReadBuffer would, so
+		// pg_statio_user_indexes shows the scan's reads.
+		pgstat_count_buffer_read(index);
+		pgstat_count_buffer_hit(index);
 		return hint;
+	}
 	Buffer buf = ReadBuffer(index, block);
 	h->buffers[block] = buf;
 	return buf;

@@ -862,13 +862,62 @@ main(int argc, char **argv)
 	PinProcess(0, -1);
 
 	printf("\nload average at the end: %s", LoadAverage().c_str());
-	printf("\n%-10s %8s %9s %4s %9s %8s %8s %8s   (qps: median of %d interleaved rounds)\n", "system",
-	       "build_s", "size_MiB", "ef", ("recall@" + std::to_string(o.k)).c_str(), "qps", "min", "max", o.rounds);
-	for (const auto &r : sweep_rows)
-		printf("%-10s %8.1f %9.1f %4d %9.4f %8.0f %8.0f %8.0f\n", r.system.c_str(), r.build_s, r.size_mib, r.ef,
+	// The SQL limit of a database at an ef: a query that costs that database's own no-search round
+	// trip plus raw hnswlib's search at the same ef, 1 / (1/hnswlib + 1/floor).
+	auto floor_of = [](const std::string &system) {
+		for (const auto &f : floor_qps)
+			if (f.first == system)
+				return f.second;
+		return 0.0;
+	};
+	auto hnswlib_at = [](int ef) {
+		for (const auto &r : sweep_rows)
+			if (r.system == "hnswlib" && r.ef == ef)
+				return r.qps;
+		return 0.0;
+	};
+	auto sql_limit = [&](const SweepRow &r) {
+		double h = hnswlib_at(r.ef), f = floor_of(r.system);
+		return r.system != "hnswlib" && h > 0 && f > 0 ? 1.0 / (1.0 / h + 1.0 / f) : 0.0;
+	};
+	printf("\n%-10s %8s %9s %4s %9s %8s %8s %8s %9s %7s   (qps: median of %d interleaved rounds)\n", "system",
+	       "build_s", "size_MiB", "ef", ("recall@" + std::to_string(o.k)).c_str(), "qps", "min", "max", "sql_limit",
+	       "x_limit", o.rounds);
+	for (const auto &r : sweep_rows) {
+		double lim = sql_limit(r);
+		printf("%-10s %8.1f %9.1f %4d %9.4f %8.0f %8.0f %8.0f", r.system.c_str(), r.build_s, r.size_mib, r.ef,
 		       r.recall, r.qps, r.qps_min, r.qps_max);
+		if (lim > 0)
+			printf(" %9.0f %7.2f\n", lim, r.qps / lim);
+		else
+			printf(" %9s %7s\n", "-", "-");
+	}
 	for (const auto &f : floor_qps)
 		printf("%-10s round trip floor (SELECT vector_dims($1::vector)): %.0f q/s\n", f.first.c_str(), f.second);
+	// Each system's fastest ef at recall >= 0.95, against the others' and its SQL limit.
+	std::vector<const SweepRow *> best;
+	for (const auto &r : sweep_rows) {
+		if (r.recall < 0.95)
+			continue;
+		auto it = std::find_if(best.begin(), best.end(), [&](const SweepRow *b) { return b->system == r.system; });
+		if (it == best.end())
+			best.push_back(&r);
+		else if (r.qps > (*it)->qps)
+			*it = &r;
+	}
+	if (!best.empty()) {
+		printf("\nat recall@%d >= 0.95 (fastest ef of each system):\n", o.k);
+		for (const auto *b : best) {
+			printf("%-10s ef %4d recall %.4f %8.0f q/s", b->system.c_str(), b->ef, b->recall, b->qps);
+			double lim = sql_limit(*b);
+			if (lim > 0)
+				printf("  %.2fx its SQL limit (%.0f q/s)", b->qps / lim, lim);
+			for (const auto *other : best)
+				if (other != b)
+					printf("  %.2fx %s", b->qps / other->qps, other->system.c_str());
+			printf("\n");
+		}
+	}
 	if (!insert_rows.empty()) {
 		printf("\n%-10s %13s %15s\n", "system", "insert_rows/s", "no_index_rows/s");
 		for (const auto &r : insert_rows)

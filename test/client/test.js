@@ -2,11 +2,14 @@
 // package's README shows (registerTypes, toSql, `ORDER BY embedding <-> $1 LIMIT 5`) runs
 // unchanged against CREATE EXTENSION prism. Also reads and writes vectors in binary form
 // (pgvector's wire layout: int16 dims, int16 unused, dims x float4, all big-endian).
+// The halfvec, bit and sparsevec columns of pgvector-node's README example work the same way,
+// in text and in binary form.
 // Connects with the usual PGHOST/PGPORT/PGUSER environment. Run: node --test test.js
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import pgvector from 'pgvector/pg';
+import { SparseVector } from 'pgvector';
 
 const DB = 'prism_client_test';
 let client;
@@ -159,4 +162,91 @@ test('hnsw index answers the same nearest-neighbour query', async (t) => {
 	assert.deepEqual(rows.map((r) => dist(Number(r.id))), expected.map((e) => e.d));
 	assert.equal(new Set(rows.map((r) => Number(r.id))).size, 5);
 	await client.query('RESET enable_seqscan');
+});
+
+// --- halfvec, bit and sparsevec (pgvector-node's README example table) ---------------------------
+
+// IEEE half bits -> number: the definition, independent of the server's conversion.
+function halfFromBits(h) {
+	const sign = h & 0x8000 ? -1 : 1, exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
+	if (exp === 0)
+		return sign * mant * 2 ** -24;
+	if (exp === 31)
+		return mant ? NaN : sign * Infinity;
+	return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+const TYPED = [
+	{ e: [1, 1, 1], h: [1, 1, 1], b: '000', s: [1, 1, 1] },
+	{ e: [2, 2, 2], h: [2, 2, 2], b: '101', s: [2, 0, 2] },
+	{ e: [1, 1, 2], h: [0.5, -1.25, 3], b: '111', s: [0, 0, 2] },
+];
+
+test('halfvec, bit and sparsevec columns: pgvector-node README usage', async () => {
+	await client.query(`CREATE TABLE typed (id bigserial PRIMARY KEY, embedding vector(3),
+		half_embedding halfvec(3), binary_embedding bit(3), sparse_embedding sparsevec(3))`);
+	for (const r of TYPED)
+		await client.query(
+			'INSERT INTO typed (embedding, half_embedding, binary_embedding, sparse_embedding) VALUES ($1, $2, $3, $4)',
+			[pgvector.toSql(r.e), pgvector.toSql(r.h), r.b, pgvector.toSql(new SparseVector(r.s))]);
+
+	const { rows } = await client.query('SELECT * FROM typed ORDER BY id');
+	rows.forEach((row, i) => {
+		assert.deepEqual(row.embedding, TYPED[i].e);
+		assert.deepEqual(row.half_embedding, TYPED[i].h);  // registerTypes parses halfvec
+		assert.equal(row.binary_embedding, TYPED[i].b);
+		assert.ok(row.sparse_embedding instanceof SparseVector);
+		assert.deepEqual(row.sparse_embedding.toArray(), TYPED[i].s);
+	});
+
+	// values round to the nearest half, as in pgvector
+	const { rows: [r] } = await client.query('SELECT $1::halfvec AS h', [pgvector.toSql([0.1, 65504, 1e-8])]);
+	assert.deepEqual(r.h, [0.099975586, 65504, 0]);
+	await assert.rejects(client.query('SELECT $1::halfvec', [pgvector.toSql([70000])]),
+		(err) => /out of range for type halfvec/.test(err.message));
+});
+
+test('halfvec, bit and sparsevec nearest neighbours agree with JavaScript', async () => {
+	const q = [1, 1, 1];
+	const order = (dist) => TYPED.map((r, i) => ({ id: i + 1, d: dist(r) }))
+		.sort((a, b) => a.d - b.d || a.id - b.id).map((x) => x.id);
+
+	const half = await client.query('SELECT id FROM typed ORDER BY half_embedding <-> $1, id LIMIT 5',
+		[pgvector.toSql(q)]);
+	assert.deepEqual(half.rows.map((x) => Number(x.id)), order((r) => l2(r.h, q)));
+
+	const sparse = await client.query('SELECT id, sparse_embedding <-> $1 AS d FROM typed ORDER BY d, id LIMIT 5',
+		[pgvector.toSql(new SparseVector(q))]);
+	assert.deepEqual(sparse.rows.map((x) => Number(x.id)), order((r) => l2(r.s, q)));
+	sparse.rows.forEach((x) => assert.ok(Math.abs(x.d - l2(TYPED[x.id - 1].s, q)) < 1e-6));
+
+	const hamming = (a, b) => [...a].filter((c, i) => c !== b[i]).length;
+	const bits = await client.query("SELECT id, binary_embedding <~> '101' AS d FROM typed ORDER BY d, id LIMIT 5");
+	assert.deepEqual(bits.rows.map((x) => Number(x.id)), order((r) => hamming(r.b, '101')));
+	bits.rows.forEach((x) => assert.equal(x.d, hamming(TYPED[x.id - 1].b, '101')));
+
+});
+
+test('halfvec and sparsevec binary forms: pgvector\'s wire layouts', async () => {
+	// halfvec: int16 dim, int16 unused, dim half bit patterns, big-endian
+	const { rows: [h] } = await client.query("SELECT halfvec_send('[1,-2,0.1]') AS b");
+	assert.equal(h.b.readInt16BE(0), 3);
+	assert.equal(h.b.readInt16BE(2), 0);
+	assert.equal(h.b.length, 4 + 2 * 3);
+	assert.deepEqual([0, 1, 2].map((i) => halfFromBits(h.b.readUInt16BE(4 + 2 * i))), [1, -2, 0.0999755859375]);
+	const hb = Buffer.from([0, 2, 0, 0, 0x3c, 0x00, 0xc0, 0x00]);  // [1, -2]
+	const { rows: [hr] } = await client.query('SELECT $1::halfvec::text AS t', [hb]);
+	assert.equal(hr.t, '[1,-2]');
+
+	// sparsevec: int32 dim, int32 nnz, int32 unused, 0-based int32 indices, float4 values
+	const { rows: [s] } = await client.query("SELECT sparsevec_send('{1:1.5,3:-2}/5') AS b");
+	assert.deepEqual([0, 1, 2, 3, 4].map((i) => s.b.readInt32BE(4 * i)), [5, 2, 0, 0, 2]);
+	assert.deepEqual([s.b.readFloatBE(20), s.b.readFloatBE(24)], [1.5, -2]);
+	const sb = Buffer.alloc(28);
+	[5, 2, 0, 1, 4].forEach((x, i) => sb.writeInt32BE(x, 4 * i));
+	sb.writeFloatBE(0.25, 20);
+	sb.writeFloatBE(-8, 24);
+	const { rows: [sr] } = await client.query('SELECT $1::sparsevec::text AS t', [sb]);
+	assert.equal(sr.t, '{2:0.25,5:-8}/5');
+	await client.query('DROP TABLE typed');
 });

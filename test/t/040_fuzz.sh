@@ -1,6 +1,7 @@
 #!/bin/bash
-# Bad input never crashes: the libFuzzer targets over the vector text parser/printer and the
-# binary receive checks (test/fuzz/run_fuzz), FUZZ_SECONDS=15 each, both at once. Fails on any
+# Bad input never crashes: the libFuzzer targets over the vector, halfvec and sparsevec text
+# parsers/printers, their binary receive checks and the hnsw page checker (test/fuzz/run_fuzz),
+# FUZZ_SECONDS=15 each, two at once. Fails on any
 # crash, sanitizer report, hang or broken round trip. Needs no server. Longer by hand:
 #   FUZZ_SECONDS=600 test/fuzz/run_fuzz
 set -uo pipefail
