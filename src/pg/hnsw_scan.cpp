@@ -50,6 +50,7 @@ struct ScanOpaque {
 	uint64 max_discovered;
 	bool share_distances;  // set last_returned for each row (not for cosine: see below)
 	double pending_value;  // the ORDER BY operator's value for the rows in `pending`
+	bool bound_passed;	   // a returned row failed the query's distance bound: no later row passes
 	ScanStats stats;
 };
 
@@ -291,6 +292,9 @@ static void share_distance(IndexScanDesc scan, ScanOpaque *so)
 	last_returned.dims = so->shape.dims;
 	last_returned.value = so->pending_value;
 	last_returned.reused = &so->stats.distances_reused;
+	// Only strict_order hands rows out in non-decreasing distance (next_element drops the rest),
+	// which is what makes ending the scan at the first row beyond the bound exact.
+	last_returned.bound_passed = so->mode == kIterativeStrict ? &so->bound_passed : NULL;
 }
 
 // Loads the heap TIDs of a live element (and its duplicate chain) into so->pending.
@@ -382,6 +386,10 @@ bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 		bool found = false;
 		while (!so->done) {
+			if (so->bound_passed) {
+				so->done = true;
+				break;
+			}
 			if (so->pos_pending < so->n_pending) {
 				scan->xs_heaptid = so->pending[so->pos_pending++];
 				scan->xs_recheck = false;
