@@ -216,16 +216,23 @@ static void rewrite_index_scan(IndexScan *scan, PlanRewrite *cx)
 		return;
 	depend_on_function(cx, rw.replacement);
 	// Distance bounds among the quals' top-level conjuncts (a row failing one fails them all;
-	// inside an OR it would not). An installed extension without the function keeps the qual.
+	// inside an OR it would not). They go first: a qual is evaluated only for rows that passed
+	// the ones before it, and the first returned row beyond the bound should end the scan. An
+	// installed extension without the function keeps the qual as it is.
 	Oid within = replacement_for(op, true);
 	if (OidIsValid(within)) {
+		List *bounds = NIL, *others = NIL;
 		ListCell *lc;
 		foreach (lc, scan->scan.plan.qual) {
 			Node *f = bound_qual((Node *) lfirst(lc), rw, within);
-			if (f != NULL) {
-				lfirst(lc) = f;
-				depend_on_function(cx, within);
-			}
+			if (f != NULL)
+				bounds = lappend(bounds, f);
+			else
+				others = lappend(others, lfirst(lc));
+		}
+		if (bounds != NIL) {
+			depend_on_function(cx, within);
+			scan->scan.plan.qual = list_concat(bounds, others);
 		}
 	}
 	scan->scan.plan.targetlist = (List *) replace_order_by((Node *) scan->scan.plan.targetlist, &rw);
