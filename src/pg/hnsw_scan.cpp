@@ -9,6 +9,8 @@
 // (prism's default: LIMIT k answers are in true order) and returned late under relaxed_order.
 // With hnsw.iterative_scan = off the scan ends after the beam's ef_search candidates, like
 // pgvector's (see kRowsPerCandidate for exact duplicates).
+// Under strict_order a qual bounding the ORDER BY distance ends the scan at the first returned
+// row beyond the bound (bound_passed, set from hnsw_plan.cpp): no later row can pass.
 #include <cmath>
 
 #include "pg/hnsw.h"
