@@ -92,6 +92,13 @@ SELECT * FROM run($$SELECT id, v <-> '[0.6,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' AS d FR
 SELECT * FROM run($$SELECT id, v <-> '[0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1]' AS d FROM db WHERE v <-> '[0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1]' < 0.05
 	ORDER BY v <-> '[0.1,0.1,0.1,0.1,0.1,0.1,0.1,0.1]' LIMIT 10$$);
 
+-- Bounds no row or every row passes: -Infinity ends the scan at its first row, NaN (greater
+-- than every float8) never.
+SELECT * FROM run($$SELECT id, v <-> '[0.6,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' AS d FROM db WHERE v <-> '[0.6,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' < '-Infinity'
+	ORDER BY v <-> '[0.6,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' LIMIT 10$$);
+SELECT * FROM run($$SELECT id, v <-> '[0.6,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' AS d FROM db WHERE v <-> '[0.6,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' < 'NaN'
+	ORDER BY v <-> '[0.6,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' LIMIT 10$$);
+
 -- Ties: r is exactly the distance of the four copies; `<=` keeps all four, `<` none of them.
 SELECT * FROM run(format($$SELECT id, v <-> '[0.55,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' AS d FROM db WHERE v <-> '[0.55,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' <= %s
 	ORDER BY v <-> '[0.55,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' LIMIT 10$$, (SELECT tie FROM qp)));
@@ -138,6 +145,19 @@ INSERT INTO outer_q VALUES (1, '[0.6,0.6,0.6,0.4,0.4,0.4,0.5,0.5]'), (2, '[0.1,0
 	(3, '[0.5,0.5,0.5,0.5,0.5,0.5,0.5,0.5]');
 SELECT * FROM run($$SELECT o.qid * 10000 + s.id AS id, s.d FROM outer_q o CROSS JOIN LATERAL
 	(SELECT id, v <-> o.q AS d FROM db WHERE v <-> o.q < 0.35 ORDER BY v <-> o.q LIMIT 10) s$$);
+
+-- A partitioned table: each partition's scan stops at the bound, the merged answer is exact.
+CREATE TABLE dbp (id int, v vector(8)) PARTITION BY RANGE (id);
+CREATE TABLE dbp_a PARTITION OF dbp FOR VALUES FROM (0) TO (1500);
+CREATE TABLE dbp_b PARTITION OF dbp FOR VALUES FROM (1500) TO (4000);
+INSERT INTO dbp SELECT id, v FROM db;
+CREATE INDEX db_p ON dbp USING hnsw (v vector_l2_ops);
+ANALYZE dbp;
+EXPLAIN (COSTS OFF) SELECT id FROM dbp WHERE v <-> '[0.6,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' < 0.3
+	ORDER BY v <-> '[0.6,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' LIMIT 10;
+SELECT * FROM run($$SELECT id, v <-> '[0.6,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' AS d FROM dbp WHERE v <-> '[0.6,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' < 0.3
+	ORDER BY v <-> '[0.6,0.6,0.6,0.4,0.4,0.4,0.5,0.5]' LIMIT 10$$);
+DROP TABLE dbp;
 
 -- A direct call computes the comparison for rows no scan returned.
 SELECT prism.scan_l2_distance_within('db'::regclass, '(0,1)', '[0,0]', '[3,4]', 5, true) AS le,
