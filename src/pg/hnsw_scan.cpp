@@ -399,6 +399,10 @@ bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 				so->stats.tuples_returned++;
 				if (so->share_distances)
 					share_distance(scan, so);
+				else
+					// This row's quals must not find another scan's row there (the same row of
+					// the same table, through another index), nor end that scan at a bound.
+					last_returned.scan = NULL;
 				found = true;
 				break;
 			}
