@@ -5,7 +5,9 @@
 -- hnsw.iterative_scan = strict_order the scan returns rows in non-decreasing distance, so when
 -- the row it just returned fails the bound no later row can pass: the scan then ends. Internal:
 -- a call that is not the planner's may end the scan that just returned the row it names.
+-- IMMUTABLE like prism.scan_l2_distance: the values they return are; the planner puts them in
+-- place after planning, so no estimate or constant folding depends on the marking.
 CREATE FUNCTION prism.scan_l2_distance_within(oid, tid, vector, vector, float8, boolean) RETURNS boolean
-	AS 'MODULE_PATHNAME', 'prism_scan_l2_distance_within' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'prism_scan_l2_distance_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 CREATE FUNCTION prism.scan_negative_inner_product_within(oid, tid, vector, vector, float8, boolean) RETURNS boolean
-	AS 'MODULE_PATHNAME', 'prism_scan_negative_inner_product_within' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+	AS 'MODULE_PATHNAME', 'prism_scan_negative_inner_product_within' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
