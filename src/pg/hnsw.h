@@ -157,6 +157,10 @@ struct ReturnedDistance {
 	uint32 dims;
 	double value;  // the ORDER BY operator's value for this row
 	uint64 *reused;	 // the scan's count of values taken
+	// Set by a distance-bound qual this row failed (hnsw_plan.cpp): the scan then ends, as no
+	// later row can pass. NULL unless the scan returns rows in non-decreasing distance
+	// (hnsw.iterative_scan = strict_order).
+	bool *bound_passed;
 };
 extern ReturnedDistance last_returned;
 extern bool guc_reuse_scan_distances;

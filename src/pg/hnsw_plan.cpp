@@ -12,6 +12,13 @@
 // same bits: the index stores each row's vector as inserted and runs the same kernel on it.
 // Cosine is left alone (the index works on normalized vectors). prism.reuse_scan_distances = off
 // turns the rewrite off; so does an installed extension that lacks the functions.
+//
+// A qual bounding that same distance, `embedding <-> q < r` (also <=, and the commuted r > / >=
+// form), becomes prism.scan_l2_distance_within(tableoid, ctid, embedding, q, r, inclusive). It
+// compares as the qual did and, when the row the scan just returned fails, tells the scan to
+// end: under strict_order the scan returns rows in non-decreasing distance, so no later row could
+// pass, and without this a `WHERE distance < r ORDER BY distance LIMIT k` with fewer than k rows
+// within r searched on until the graph or hnsw.max_scan_tuples was exhausted.
 #include "pg/hnsw.h"
 #include "pg/vector_internal.h"
 
@@ -24,8 +31,12 @@ extern "C" {
 #include "commands/extension.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
+#include "optimizer/optimizer.h"
 #include "optimizer/planner.h"
 #include "parser/parse_func.h"
+#include "utils/float.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/syscache.h"
@@ -81,7 +92,7 @@ static bool is_hnsw_index(Oid indexoid)
 // product, else InvalidOid (another opclass, or an installed prism without the functions).
 // prism's extension is named prism, or vector when installed by `make install-vector-alias`:
 // the replacement must belong to the extension that owns the operator's function.
-static Oid lookup_replacement(OpExpr *op)
+static Oid lookup_replacement(OpExpr *op, bool within)
 {
 	Oid ext = getExtensionOfObject(ProcedureRelationId, op->opfuncid);
 	if (!OidIsValid(ext))
@@ -96,16 +107,22 @@ static Oid lookup_replacement(OpExpr *op)
 		replacement = "scan_negative_inner_product";
 	else
 		return InvalidOid;
-	Oid args[4] = {OIDOID, TIDOID, exprType((Node *) linitial(op->args)), exprType((Node *) lsecond(op->args))};
-	Oid f = LookupFuncName(list_make2(makeString(pstrdup("prism")), makeString(pstrdup(replacement))), 4, args, true);
+	if (within)
+		replacement = psprintf("%s_within", replacement);
+	Oid args[6] = {OIDOID, TIDOID, exprType((Node *) linitial(op->args)), exprType((Node *) lsecond(op->args)),
+				   FLOAT8OID, BOOLOID};
+	Oid f = LookupFuncName(list_make2(makeString(pstrdup("prism")), makeString(pstrdup(replacement))),
+						   within ? 6 : 4, args, true);
 	return OidIsValid(f) && getExtensionOfObject(ProcedureRelationId, f) == ext ? f : InvalidOid;
 }
 
 // lookup_replacement reads pg_depend; its answers are kept until pg_proc changes.
 struct KnownReplacement {
-	Oid op_function, arg_type, query_type, replacement;
+	Oid op_function, arg_type, query_type;
+	bool within;
+	Oid replacement;
 };
-static KnownReplacement known[8];
+static KnownReplacement known[16];
 static int n_known;
 
 static void forget_replacements(Datum, int, uint32)
@@ -113,21 +130,77 @@ static void forget_replacements(Datum, int, uint32)
 	n_known = 0;
 }
 
-static Oid replacement_for(OpExpr *op)
+static Oid replacement_for(OpExpr *op, bool within)
 {
 	Oid arg = exprType((Node *) linitial(op->args)), query = exprType((Node *) llast(op->args));
 	for (int i = 0; i < n_known; i++)
-		if (known[i].op_function == op->opfuncid && known[i].arg_type == arg && known[i].query_type == query)
+		if (known[i].op_function == op->opfuncid && known[i].arg_type == arg && known[i].query_type == query &&
+			known[i].within == within)
 			return known[i].replacement;
-	Oid r = lookup_replacement(op);
+	Oid r = lookup_replacement(op, within);
 	if (n_known < (int) lengthof(known))
-		known[n_known++] = KnownReplacement{op->opfuncid, arg, query, r};
+		known[n_known++] = KnownReplacement{op->opfuncid, arg, query, within, r};
 	return r;
 }
 
 struct PlanRewrite {
 	List *inval_items;
 };
+
+// The plan now depends on the function: dropping it invalidates cached plans.
+static void depend_on_function(PlanRewrite *cx, Oid f)
+{
+	PlanInvalItem *item = makeNode(PlanInvalItem);
+	item->cacheId = PROCOID;
+	item->hashValue = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(f));
+	cx->inval_items = lappend(cx->inval_items, item);
+}
+
+// If `qual` is `<order_by> < | <= bound` or `bound > | >= <order_by>`, with a bound that stays the
+// same for the whole scan (no column of the row, nothing volatile, no subquery), the call of
+// `within` that replaces it; else NULL. float8 comparisons only: the distance operators return
+// float8, and other bound types would compare through a cast.
+static Node *bound_qual(Node *qual, const Rewrite &rw, Oid within)
+{
+	if (!IsA(qual, OpExpr))
+		return NULL;
+	OpExpr *cmp = (OpExpr *) qual;
+	set_opfuncid(cmp);
+	if (list_length(cmp->args) != 2)
+		return NULL;
+	Node *left = (Node *) linitial(cmp->args), *right = (Node *) lsecond(cmp->args);
+	Node *bound;
+	bool inclusive;
+	switch (cmp->opfuncid) {
+	case F_FLOAT8LT:
+	case F_FLOAT8LE:
+		if (!equal(left, rw.order_by))
+			return NULL;
+		bound = right;
+		inclusive = cmp->opfuncid == F_FLOAT8LE;
+		break;
+	case F_FLOAT8GT:
+	case F_FLOAT8GE:
+		if (!equal(right, rw.order_by))
+			return NULL;
+		bound = left;
+		inclusive = cmp->opfuncid == F_FLOAT8GE;
+		break;
+	default:
+		return NULL;
+	}
+	if (contain_var_clause(bound) || contain_volatile_functions(bound) || contain_subplans(bound))
+		return NULL;
+	OpExpr *op = (OpExpr *) rw.order_by;
+	Var *tableoid = makeVar(rw.scanrelid, TableOidAttributeNumber, OIDOID, -1, InvalidOid, 0);
+	Var *ctid = makeVar(rw.scanrelid, SelfItemPointerAttributeNumber, TIDOID, -1, InvalidOid, 0);
+	List *args = list_make4(tableoid, ctid, copyObjectImpl(linitial(op->args)), copyObjectImpl(lsecond(op->args)));
+	args = lappend(args, copyObjectImpl(bound));
+	args = lappend(args, makeBoolConst(inclusive, false));
+	FuncExpr *f = makeFuncExpr(within, BOOLOID, args, InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	f->location = cmp->location;
+	return (Node *) f;
+}
 
 static void rewrite_index_scan(IndexScan *scan, PlanRewrite *cx)
 {
@@ -138,14 +211,30 @@ static void rewrite_index_scan(IndexScan *scan, PlanRewrite *cx)
 	set_opfuncid(op);
 	if (list_length(op->args) != 2)
 		return;
-	Rewrite rw{scan->scan.scanrelid, (Node *) op, replacement_for(op)};
+	Rewrite rw{scan->scan.scanrelid, (Node *) op, replacement_for(op, false)};
 	if (!OidIsValid(rw.replacement))
 		return;
-	// The plan now depends on the function: dropping it invalidates cached plans.
-	PlanInvalItem *item = makeNode(PlanInvalItem);
-	item->cacheId = PROCOID;
-	item->hashValue = GetSysCacheHashValue1(PROCOID, ObjectIdGetDatum(rw.replacement));
-	cx->inval_items = lappend(cx->inval_items, item);
+	depend_on_function(cx, rw.replacement);
+	// Distance bounds among the quals' top-level conjuncts (a row failing one fails them all;
+	// inside an OR it would not). They go first: a qual is evaluated only for rows that passed
+	// the ones before it, and the first returned row beyond the bound should end the scan. An
+	// installed extension without the function keeps the qual as it is.
+	Oid within = replacement_for(op, true);
+	if (OidIsValid(within)) {
+		List *bounds = NIL, *others = NIL;
+		ListCell *lc;
+		foreach (lc, scan->scan.plan.qual) {
+			Node *f = bound_qual((Node *) lfirst(lc), rw, within);
+			if (f != NULL)
+				bounds = lappend(bounds, f);
+			else
+				others = lappend(others, lfirst(lc));
+		}
+		if (bounds != NIL) {
+			depend_on_function(cx, within);
+			scan->scan.plan.qual = list_concat(bounds, others);
+		}
+	}
 	scan->scan.plan.targetlist = (List *) replace_order_by((Node *) scan->scan.plan.targetlist, &rw);
 	scan->scan.plan.qual = (List *) replace_order_by((Node *) scan->scan.plan.qual, &rw);
 }
@@ -284,4 +373,32 @@ PRISM_FUNCTION(prism_scan_negative_inner_product)
 	if (scanned_value(fcinfo, prism::hnsw::Metric::InnerProduct, &value))
 		PG_RETURN_FLOAT8(value);
 	return DirectFunctionCall2(vector_negative_inner_product, PG_GETARG_DATUM(2), PG_GETARG_DATUM(3));
+}
+
+// The qual `a <op> b < bound` (inclusive: <=) for the row (tableoid, ctid). When that row is the
+// one the scan just returned and fails, no later row of a strict_order scan can pass: the scan
+// is told to end. float8_lt / float8_le compare as the float8 operators do (NaN included).
+static Datum distance_within(FunctionCallInfo fcinfo, prism::hnsw::Metric metric, PGFunction op)
+{
+	double value;
+	bool from_scan = scanned_value(fcinfo, metric, &value);
+	if (!from_scan)
+		value = DatumGetFloat8(DirectFunctionCall2(op, PG_GETARG_DATUM(2), PG_GETARG_DATUM(3)));
+	double bound = PG_GETARG_FLOAT8(4);
+	bool within = PG_GETARG_BOOL(5) ? float8_le(value, bound) : float8_lt(value, bound);
+	if (!within && from_scan && prism::hnsw::last_returned.bound_passed != NULL)
+		*prism::hnsw::last_returned.bound_passed = true;
+	PG_RETURN_BOOL(within);
+}
+
+// prism.scan_l2_distance_within(tableoid, ctid, a, b, bound, inclusive)
+PRISM_FUNCTION(prism_scan_l2_distance_within)
+{
+	return distance_within(fcinfo, prism::hnsw::Metric::L2, l2_distance);
+}
+
+// prism.scan_negative_inner_product_within(tableoid, ctid, a, b, bound, inclusive)
+PRISM_FUNCTION(prism_scan_negative_inner_product_within)
+{
+	return distance_within(fcinfo, prism::hnsw::Metric::InnerProduct, vector_negative_inner_product);
 }

@@ -9,6 +9,8 @@
 // (prism's default: LIMIT k answers are in true order) and returned late under relaxed_order.
 // With hnsw.iterative_scan = off the scan ends after the beam's ef_search candidates, like
 // pgvector's (see kRowsPerCandidate for exact duplicates).
+// Under strict_order a qual bounding the ORDER BY distance ends the scan at the first returned
+// row beyond the bound (bound_passed, set from hnsw_plan.cpp): no later row can pass.
 #include <cmath>
 
 #include "pg/hnsw.h"
@@ -50,6 +52,7 @@ struct ScanOpaque {
 	uint64 max_discovered;
 	bool share_distances;  // set last_returned for each row (not for cosine: see below)
 	double pending_value;  // the ORDER BY operator's value for the rows in `pending`
+	bool bound_passed;	   // a returned row failed the query's distance bound: no later row passes
 	ScanStats stats;
 };
 
@@ -291,6 +294,9 @@ static void share_distance(IndexScanDesc scan, ScanOpaque *so)
 	last_returned.dims = so->shape.dims;
 	last_returned.value = so->pending_value;
 	last_returned.reused = &so->stats.distances_reused;
+	// Only strict_order hands rows out in non-decreasing distance (next_element drops the rest),
+	// which is what makes ending the scan at the first row beyond the bound exact.
+	last_returned.bound_passed = so->mode == kIterativeStrict ? &so->bound_passed : NULL;
 }
 
 // Loads the heap TIDs of a live element (and its duplicate chain) into so->pending.
@@ -382,6 +388,10 @@ bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		}
 		bool found = false;
 		while (!so->done) {
+			if (so->bound_passed) {
+				so->done = true;
+				break;
+			}
 			if (so->pos_pending < so->n_pending) {
 				scan->xs_heaptid = so->pending[so->pos_pending++];
 				scan->xs_recheck = false;
@@ -389,6 +399,10 @@ bool hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 				so->stats.tuples_returned++;
 				if (so->share_distances)
 					share_distance(scan, so);
+				else
+					// This row's quals must not find another scan's row there (the same row of
+					// the same table, through another index), nor end that scan at a bound.
+					last_returned.scan = NULL;
 				found = true;
 				break;
 			}
