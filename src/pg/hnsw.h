@@ -122,7 +122,8 @@ struct PgStore {
 	void prefetch(uint32_t id);
 	int links(uint32_t id, int level, uint32_t *out);
 	void vector(uint32_t id, float *out);
-	uint8_t vector_flags(uint32_t id, float *out);	// copies the vector of live/deleted elements
+	// Copies the vector of live/deleted elements and (in_links0 non-null) their in-link count.
+	uint8_t vector_flags(uint32_t id, float *out, uint16_t *in_links0 = nullptr);
 	float pair_distance(const float *a, const float *b) { return metric_distance(*shape, a, b); }
 	bool grow(CandidateArray &a, size_t need);
 };
@@ -136,6 +137,18 @@ void count_chain_step(PgStore *s, uint64 *steps, uint32 head);
 // Per-backend visited set sized for the index (hnsw_scan.cpp).
 VisitedSet *acquire_visited(size_t capacity, bool *shared);
 void release_visited(VisitedSet *v, bool shared);
+
+// hnsw_links.cpp: replaces the level-0 links of element `owner` (old_links[0..n_old), as the
+// caller read them; NULL: read here) by links[0..n) (links NULL: the list stays) and keeps the
+// in-link counts of the elements gained or lost right, adding owner_delta to the owner's own
+// count (for a link to it made elsewhere: +1); a gain or loss of `counted_by_caller` is left to
+// the caller (an insert counts its new element's in-links once). The caller holds kWriterLock. Writes one WAL
+// record, more if the counts touch more than 4 pages.
+void write_links0(Relation index, BufferAccessStrategy strategy, const IndexShape &sh, uint32 owner,
+				  const uint32 *old_links, int n_old, const uint32 *links, int n, int owner_delta,
+				  uint32 counted_by_caller = kInvalidId);
+// Adds `delta` to the level-0 in-link count of element `id` (one WAL record).
+void add_in_links(Relation index, const IndexShape &sh, uint32 id, int delta);
 
 // hnsw_insert.cpp: inserts one vector (already validated) with its heap TID.
 void insert_element(Relation index, const float *vec, ItemPointer heap_tid);

@@ -35,6 +35,8 @@ struct Inserter {
 	CandidateArray frontier, result;
 	VisitedSet *visited;
 	bool visited_shared;
+	uint32 new_id;		 // the element being inserted, once written
+	int new_in_links;	 // level-0 back-links it got so far (written at the end)
 };
 
 static void set_tid(HeapTid *dst, ItemPointer src)
@@ -266,19 +268,22 @@ static void place_upper(Inserter *ins, const char *item, size_t size, BlockNumbe
 	ins->meta_dirty = true;
 }
 
-// Replaces the level-`level` links of element `id`.
-static void write_links(Inserter *ins, uint32 id, int level, const uint32 *links, int n)
+// Replaces the level-`level` links of element `id`, read as old[0..n_old), by links[0..n)
+// (links NULL: keeps them); at level 0 adds owner_delta to its in-link count. The new
+// element's in-links are counted by the caller.
+static void write_links(Inserter *ins, uint32 id, int level, const uint32 *old, int n_old, const uint32 *links, int n,
+						int owner_delta)
 {
+	if (level == 0) {
+		write_links0(ins->index, NULL, ins->sh, id, old, n_old, links, n, owner_delta, ins->new_id);
+		return;
+	}
+	if (links == NULL)
+		return;
 	Buffer buf;
 	GenericXLogState *state;
 	char *item = begin_element_change(ins, id, &buf, &state);
 	ElementHeader *h = (ElementHeader *) item;
-	if (level == 0) {
-		memcpy(item + links0_offset(), links, sizeof(uint32) * n);
-		h->n_links0 = n;
-		finish_change(state, buf);
-		return;
-	}
 	BlockNumber ub = h->upper_block;
 	OffsetNumber uoff = h->upper_offset;
 	int elevel = h->level;
@@ -288,14 +293,18 @@ static void write_links(Inserter *ins, uint32 id, int level, const uint32 *links
 }
 
 // Loads the vectors of `cands` into `vecs` (one record read each) and keeps only live
-// elements, compacting both arrays; returns how many remain.
-static int load_live(Inserter *ins, Candidate *cands, float *vecs, int n)
+// elements, compacting both arrays (and their in-link counts into `in_links` if non-null);
+// returns how many remain.
+static int load_live(Inserter *ins, Candidate *cands, float *vecs, int n, uint16 *in_links = NULL)
 {
 	size_t dims = ins->sh.dims;
 	int live = 0;
 	for (int i = 0; i < n; i++) {
-		if (ins->store.vector_flags(cands[i].id, vecs + live * dims) != kElementLive)
+		uint16 count = 0;
+		if (ins->store.vector_flags(cands[i].id, vecs + live * dims, &count) != kElementLive)
 			continue;
+		if (in_links)
+			in_links[live] = count;
 		cands[live++] = cands[i];
 	}
 	return live;
@@ -322,60 +331,92 @@ static float *vector_scratch(ScratchSlot slot, size_t floats)
 }
 
 // Selects up to max_n neighbours among `cands` (with their vectors in `vecs`) by hnswlib's
-// heuristic; sorts both arrays by distance first.
-static int choose(Inserter *ins, Candidate *cands, float *vecs, int n, int max_n, uint32 *out)
+// heuristic, keeping those flagged in `must_keep` (optional, parallel to cands); sorts the
+// arrays by distance first.
+static int choose(Inserter *ins, Candidate *cands, float *vecs, int n, int max_n, uint32 *out,
+				  const bool *must_keep = NULL)
 {
 	size_t dims = ins->sh.dims;
-	// Sort an index permutation, then apply it to both arrays.
+	// Sort an index permutation, then apply it to the arrays.
 	int *order = (int *) palloc(sizeof(int) * (n > 0 ? n : 1));
 	for (int i = 0; i < n; i++)
 		order[i] = i;
 	std::sort(order, order + n, [&](int a, int b) { return cands[a].dist < cands[b].dist; });
 	Candidate *sc = (Candidate *) palloc(sizeof(Candidate) * (n > 0 ? n : 1));
+	bool *sk = must_keep ? (bool *) palloc(sizeof(bool) * (n > 0 ? n : 1)) : NULL;
 	float *sv = vector_scratch(kSortedVectors, dims * (n > 0 ? n : 1));
 	for (int i = 0; i < n; i++) {
 		sc[i] = cands[order[i]];
+		if (sk)
+			sk[i] = must_keep[order[i]];
 		memcpy(sv + i * dims, vecs + order[i] * dims, sizeof(float) * dims);
 	}
 	int *chosen = (int *) palloc(sizeof(int) * (n > 0 ? n : 1));
-	int k = select_neighbors(ins->store, sc, sv, dims, n, max_n, chosen);
+	int k = select_neighbors(ins->store, sc, sv, dims, n, max_n, chosen, sk);
 	for (int i = 0; i < k; i++)
 		out[i] = sc[chosen[i]].id;
 	pfree(order);
 	pfree(sc);
 	pfree(chosen);
+	if (sk)
+		pfree(sk);
 	return k;
 }
 
 // Adds a back-link new_id -> at `level` of `nb`, pruning nb's list with the heuristic if full.
+// At level 0 nb's in-link count gains new_id's link to it, and the pruning keeps every element
+// (new_id included) whose count shows no other in-link: dropping its last in-link would leave
+// it where no search finds it.
 static void add_backlink(Inserter *ins, uint32 nb, uint32 new_id, const float *new_vec, int level)
 {
 	int maxn = max_links(ins->sh.m, level);
+	int owner_delta = level == 0 ? 1 : 0;
 	int n = ins->store.links(nb, level, ins->link_buf);
 	for (int i = 0; i < n; i++)
-		if (ins->link_buf[i] == new_id)
+		if (ins->link_buf[i] == new_id) {
+			write_links(ins, nb, level, ins->link_buf, n, NULL, 0, owner_delta);
 			return;
+		}
 	if (n < maxn) {
-		ins->link_buf[n++] = new_id;
-		write_links(ins, nb, level, ins->link_buf, n);
+		uint32 *grown = (uint32 *) palloc(sizeof(uint32) * (n + 1));
+		memcpy(grown, ins->link_buf, sizeof(uint32) * n);
+		grown[n] = new_id;
+		write_links(ins, nb, level, ins->link_buf, n, grown, n + 1, owner_delta);
+		if (level == 0)
+			ins->new_in_links++;
+		pfree(grown);
 		return;
 	}
 	size_t dims = ins->sh.dims;
 	float *nb_vec = (float *) palloc(sizeof(float) * dims);
 	ins->store.vector(nb, nb_vec);
 	Candidate *cands = (Candidate *) palloc(sizeof(Candidate) * (n + 1));
+	uint16 *in_links = (uint16 *) palloc(sizeof(uint16) * (n + 1));
+	bool *must_keep = (bool *) palloc(sizeof(bool) * (n + 1));
 	float *vecs = vector_scratch(kCandidateVectors, dims * (n + 1));
 	for (int i = 0; i < n; i++)
 		cands[i] = Candidate{0, ins->link_buf[i]};
-	int live = load_live(ins, cands, vecs, n);
-	for (int i = 0; i < live; i++)
+	int live = load_live(ins, cands, vecs, n, in_links);
+	for (int i = 0; i < live; i++) {
 		cands[i].dist = metric_distance(ins->sh, vecs + i * dims, nb_vec);
+		// this list holds one of its in-links
+		must_keep[i] = level == 0 && in_links[i] <= kKeptInLinks;
+	}
 	cands[live] = Candidate{metric_distance(ins->sh, new_vec, nb_vec), new_id};
 	memcpy(vecs + live * dims, new_vec, sizeof(float) * dims);
+	must_keep[live] = level == 0 && ins->new_in_links < kKeptInLinks;
+	uint32 *old = (uint32 *) palloc(sizeof(uint32) * n);
+	memcpy(old, ins->link_buf, sizeof(uint32) * n);
 	uint32 *out = (uint32 *) palloc(sizeof(uint32) * maxn);
-	int k = choose(ins, cands, vecs, live + 1, maxn, out);
-	write_links(ins, nb, level, out, k);
+	int k = choose(ins, cands, vecs, live + 1, maxn, out, must_keep);
+	write_links(ins, nb, level, old, n, out, k, owner_delta);
+	for (int i = 0; i < k && level == 0; i++)
+		if (out[i] == new_id)
+			ins->new_in_links++;
+	pfree(old);
 	pfree(out);
+	pfree(must_keep);
+	pfree(in_links);
 	pfree(cands);
 	pfree(nb_vec);
 }
@@ -443,6 +484,7 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 	ins->store.writer = true;
 	const IndexShape &sh = ins->sh;
 	int m = sh.m;
+	ins->new_id = kInvalidId;
 	ins->link_buf = (uint32 *) palloc(sizeof(uint32) * (2 * m + 1));
 
 	int level = random_level(m);
@@ -524,13 +566,16 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 		h->upper_offset = uo;
 	}
 	uint32 id = place_record(ins, rec);
+	ins->new_id = id;
 
 	// 2. back-links
 	for (int l = Min(level, ins->meta.entry_level); l >= 0; l--)
 		for (int i = 0; i < n_chosen[l]; i++)
 			add_backlink(ins, chosen[l][i], id, vec, l);
 
-	// 3. metapage
+	// 3. the element's level-0 in-link count, then the metapage
+	if (ins->new_in_links > 0)
+		add_in_links(index, sh, id, ins->new_in_links);
 	if (entry == kInvalidId || level > ins->meta.entry_level) {
 		ins->meta.entry_point = id;
 		ins->meta.entry_level = level;

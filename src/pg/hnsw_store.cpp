@@ -275,7 +275,7 @@ void PgStore::vector(uint32_t id, float *out)
 	unlock(l);
 }
 
-uint8_t PgStore::vector_flags(uint32_t id, float *out)
+uint8_t PgStore::vector_flags(uint32_t id, float *out, uint16_t *in_links0)
 {
 	Locked l;
 	const char *item = lock_element(this, id, &l);
@@ -284,6 +284,8 @@ uint8_t PgStore::vector_flags(uint32_t id, float *out)
 		return kElementFree;
 	}
 	uint8_t flags = ((const ElementHeader *) item)->flags;
+	if (in_links0)
+		*in_links0 = ((const ElementHeader *) item)->in_links0;
 	if (flags == kElementLive || flags == kElementDeleted) {
 		if (shape->span == 1)
 			memcpy(out, item + vector_offset(shape->m), sizeof(float) * shape->dims);

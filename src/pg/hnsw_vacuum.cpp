@@ -22,7 +22,8 @@
 //      inserted again. One WAL record per list;
 //   4. (lock held from here on, every page read again) empty overflow records are unlinked
 //      from live duplicate chains;
-//   5. deleted elements and overflow records no live chain references become kElementFree
+//   5. every element's level-0 in-link count is set to the links live elements hold; then
+//      deleted elements and overflow records no live chain references become kElementFree
 //      (one WAL record per page); the metapage's free-slot hint moves back to the first block
 //      with a free slot, so inserts reuse them.
 // Crash safety: every WAL record leaves a valid graph. Lists hold only live ids before any
@@ -391,19 +392,16 @@ static char *begin_change(Cleanup *c, uint32 id, Buffer *buf, GenericXLogState *
 // 0, the upper page otherwise).
 static void write_list(Cleanup *c, uint32 id, int level, const uint32 *links, int n)
 {
+	if (level == 0) {
+		write_links0(c->index, c->strategy, c->sh, id, NULL, 0, links, n, 0);
+		return;
+	}
 	Buffer buf;
 	GenericXLogState *state;
 	char *item = begin_change(c, id, &buf, &state);
 	if (!item)
 		report_corrupt(c->index, "element slot missing during vacuum", id);
 	ElementHeader *h = (ElementHeader *) item;
-	if (level == 0) {
-		memcpy(item + links0_offset(), links, sizeof(uint32) * n);
-		h->n_links0 = n;
-		GenericXLogFinish(state);
-		UnlockReleaseBuffer(buf);
-		return;
-	}
 	BlockNumber ub = h->upper_block;
 	OffsetNumber uoff = h->upper_offset;
 	int elevel = h->level;
@@ -839,7 +837,55 @@ static void unlink_empty(Cleanup *c)
 	}
 }
 
-// Step 5: marks freeable records kElementFree, one WAL record per page.
+// Step 5a: sets every element's in-link count to the level-0 links live elements hold (one WAL
+// record per page that changes), before the deleted elements, whose links leave with them,
+// are freed: a count never exceeds the element's real in-links, and drift (a crash between an
+// insert's records leaves counts low) is corrected.
+static void recount_in_links(Cleanup *c)
+{
+	const IndexShape &sh = c->sh;
+	uint16 *count = (uint16 *) palloc_extended(sizeof(uint16) * c->capacity, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	for (uint32 id = 0; id < c->capacity; id++) {
+		if (c->flags[id] != kElementLive)
+			continue;
+		int n = c->store.links(id, 0, c->links);
+		for (int i = 0; i < n; i++)
+			if (c->links[i] < c->capacity && c->links[i] != id)
+				count[c->links[i]] = in_links_step(count[c->links[i]], +1);
+	}
+	size_t expect = sh.span > 1 ? sh.chunk : sh.record_size;
+	for (BlockNumber b = 1; b < c->nblocks; b++) {
+		uint32 first = make_id(b, 0, sh.per_page);
+		bool any = false;
+		for (uint32 s = 0; s < sh.per_page && !any; s++)
+			any = c->flags[first + s] == kElementLive || c->flags[first + s] == kElementDeleted;
+		if (!any)
+			continue;
+		vacuum_delay_point();
+		Buffer buf = ReadBufferExtended(c->index, MAIN_FORKNUM, b, RBM_NORMAL, c->strategy);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		GenericXLogState *state = GenericXLogStart(c->index);
+		Page page = GenericXLogRegisterBuffer(state, buf, 0);
+		OffsetNumber max = PageGetMaxOffsetNumber(page);
+		int n = 0;
+		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
+			uint32 id = first + off - 1;
+			ElementHeader *h = (ElementHeader *) pg_page::item_at((const unsigned char *) page, off, expect);
+			if (h == NULL || (h->flags != kElementLive && h->flags != kElementDeleted) || h->in_links0 == count[id])
+				continue;
+			h->in_links0 = count[id];
+			n++;
+		}
+		if (n > 0)
+			GenericXLogFinish(state);
+		else
+			GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+	}
+	pfree(count);
+}
+
+// Step 5b: marks freeable records kElementFree, one WAL record per page.
 static void free_slots(Cleanup *c)
 {
 	const IndexShape &sh = c->sh;
@@ -978,6 +1024,7 @@ static void cleanup_impl(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		// Steps 4-5 under one lock hold, from a fresh read of every page.
 		read_pass(c);
 		unlink_empty(c);
+		recount_in_links(c);
 		free_slots(c);
 	}
 	finish_meta(c);
