@@ -128,6 +128,18 @@ struct PgStore {
 	bool grow(CandidateArray &a, size_t need);
 };
 void store_init(PgStore *s, Relation index, const IndexShape *shape);
+
+// The reads of the core graph operations (src/core/hnsw_graph.h) over a PgStore; insert and
+// vacuum add what differs between them (which elements are usable, how a list is written).
+struct PgGraphReads {
+	PgStore *store;
+
+	size_t dimensions() const { return store->shape->dims; }
+	float pair_distance(const float *a, const float *b) const { return metric_distance(*store->shape, a, b); }
+	int links(uint32 id, int level, uint32 *out) { return store->links(id, level, out); }
+	void vector(uint32 id, float *out) { store->vector(id, out); }
+	uint16 stored_in_links(uint32 id);
+};
 // Reads the element header (copy) and its heap TIDs; returns false if id is not a valid slot.
 bool store_element(PgStore *s, uint32 id, ElementHeader *hdr);
 // Counts one step along the duplicate chain of element `head`: a chain longer than the index has
@@ -147,6 +159,11 @@ void release_visited(VisitedSet *v, bool shared);
 void write_links0(Relation index, BufferAccessStrategy strategy, const IndexShape &sh, uint32 owner,
 				  const uint32 *old_links, int n_old, const uint32 *links, int n, int owner_delta,
 				  uint32 counted_by_caller = kInvalidId);
+// The same at any level (upper levels keep no counts: owner_delta and counted_by_caller apply at
+// level 0 only).
+void write_links(Relation index, BufferAccessStrategy strategy, const IndexShape &sh, uint32 id, int level,
+				 const uint32 *old_links, int n_old, const uint32 *links, int n, int owner_delta = 0,
+				 uint32 counted_by_caller = kInvalidId);
 // Adds `delta` to the level-0 in-link count of element `id` (one WAL record).
 void add_in_links(Relation index, const IndexShape &sh, uint32 id, int delta);
 

@@ -14,6 +14,7 @@
 // existing element (or its chain of overflow records), so thousands of copies cost nothing.
 #include <cmath>
 
+#include "core/hnsw_graph.h"
 #include "pg/hnsw.h"
 #include "pg/vector.h"
 
@@ -268,157 +269,65 @@ static void place_upper(Inserter *ins, const char *item, size_t size, BlockNumbe
 	ins->meta_dirty = true;
 }
 
-// Replaces the level-`level` links of element `id`, read as old[0..n_old), by links[0..n)
-// (links NULL: keeps them); at level 0 adds owner_delta to its in-link count. The new
-// element's in-links are counted by the caller.
-static void write_links(Inserter *ins, uint32 id, int level, const uint32 *old, int n_old, const uint32 *links, int n,
-						int owner_delta)
+// Backend-lifetime work space of the graph operations (an insert needs room for up to
+// ef_construction candidate vectors, ~400 KB at 784-d): fresh palloc'd chunks that size are
+// malloc'd and freed per insert, and the page faults on touching them again measured ~9% of an
+// insert's CPU.
+static GraphScratch *graph_scratch(size_t cap, size_t dims)
 {
-	if (level == 0) {
-		write_links0(ins->index, NULL, ins->sh, id, old, n_old, links, n, owner_delta, ins->new_id);
-		return;
+	static GraphScratch scratch;
+	static void *mem;
+	static size_t mem_size;
+	size_t need = graph_scratch_bytes(cap, dims);
+	if (mem_size < need) {
+		void *grown = MemoryContextAllocHuge(TopMemoryContext, need);
+		if (mem)
+			pfree(mem);
+		mem = grown;
+		mem_size = need;
 	}
-	if (links == NULL)
-		return;
-	Buffer buf;
-	GenericXLogState *state;
-	char *item = begin_element_change(ins, id, &buf, &state);
-	ElementHeader *h = (ElementHeader *) item;
-	BlockNumber ub = h->upper_block;
-	OffsetNumber uoff = h->upper_offset;
-	int elevel = h->level;
-	GenericXLogAbort(state);
-	UnlockReleaseBuffer(buf);
-	write_upper_links(ins->index, NULL, id, ub, uoff, elevel, ins->sh, level, links, n);
+	graph_scratch_init(scratch, mem, cap, dims);
+	return &scratch;
 }
 
-// Loads the vectors of `cands` into `vecs` (one record read each) and keeps only live
-// elements, compacting both arrays (and their in-link counts into `in_links` if non-null);
-// returns how many remain.
-static int load_live(Inserter *ins, Candidate *cands, float *vecs, int n, uint16 *in_links = NULL)
+// The graph store of the core graph operations during an insert (src/core/hnsw_graph.h).
+// Reads go through the inserter's PgStore (no content locks: the writer lock is held); list
+// changes are WAL-logged by write_links, which at level 0 also counts the new element's link
+// to the list's owner (every list an insert changes belongs to one of its chosen neighbours).
+struct InsertGraph : PgGraphReads {
+	Inserter *ins;
+
+	bool load(uint32 id, int level, float *vec, uint16 *in_links)
+	{
+		return ins->store.vector_flags(id, vec, in_links) == kElementLive;
+	}
+	uint16 in_links(uint32 id)
+	{
+		return id == ins->new_id ? (uint16) Min(ins->new_in_links, (int) kInLinksMany) : stored_in_links(id);
+	}
+	void set_links(uint32 id, int level, const uint32 *old, int n_old, const uint32 *links, int n)
+	{
+		// every list an insert changes is a chosen neighbour's: the new element links to it
+		write_links(ins->index, NULL, ins->sh, id, level, old, n_old, links, n, 1, ins->new_id);
+	}
+};
+
+// Chooses up to `m` neighbours for the new element among the n candidates `cands` (distances
+// to it known), skipping elements that are not live; returns how many, ids in `out`.
+static int choose_new_neighbors(Inserter *ins, const Candidate *cands, int n, int m, uint32 *out)
 {
 	size_t dims = ins->sh.dims;
+	GraphScratch *sc = graph_scratch(Max(n, 2 * m) + 1, dims);
 	int live = 0;
 	for (int i = 0; i < n; i++) {
-		uint16 count = 0;
-		if (ins->store.vector_flags(cands[i].id, vecs + live * dims, &count) != kElementLive)
+		if (ins->store.vector_flags(cands[i].id, sc->vecs + live * dims) != kElementLive)
 			continue;
-		if (in_links)
-			in_links[live] = count;
-		cands[live++] = cands[i];
+		sc->cands[live] = cands[i];
+		sc->keep[live] = false;
+		live++;
 	}
-	return live;
-}
-
-// Backend-lifetime buffers for candidate vectors (an insert needs up to ef_construction of
-// them, ~200 KB at 784-d): fresh palloc'd chunks that size are malloc'd and freed per insert,
-// and the page faults on touching them again measured ~9% of an insert's CPU.
-enum ScratchSlot { kCandidateVectors, kSortedVectors, kScratchSlots };
-
-static float *vector_scratch(ScratchSlot slot, size_t floats)
-{
-	static float *buf[kScratchSlots];
-	static size_t cap[kScratchSlots];
-	if (cap[slot] < floats) {
-		size_t want = Max(floats, cap[slot] * 2);
-		float *grown = (float *) MemoryContextAllocHuge(TopMemoryContext, sizeof(float) * want);
-		if (buf[slot])
-			pfree(buf[slot]);
-		buf[slot] = grown;
-		cap[slot] = want;
-	}
-	return buf[slot];
-}
-
-// Selects up to max_n neighbours among `cands` (with their vectors in `vecs`) by hnswlib's
-// heuristic, keeping those flagged in `must_keep` (optional, parallel to cands); sorts the
-// arrays by distance first.
-static int choose(Inserter *ins, Candidate *cands, float *vecs, int n, int max_n, uint32 *out,
-				  const bool *must_keep = NULL)
-{
-	size_t dims = ins->sh.dims;
-	// Sort an index permutation, then apply it to the arrays.
-	int *order = (int *) palloc(sizeof(int) * (n > 0 ? n : 1));
-	for (int i = 0; i < n; i++)
-		order[i] = i;
-	std::sort(order, order + n, [&](int a, int b) { return cands[a].dist < cands[b].dist; });
-	Candidate *sc = (Candidate *) palloc(sizeof(Candidate) * (n > 0 ? n : 1));
-	bool *sk = must_keep ? (bool *) palloc(sizeof(bool) * (n > 0 ? n : 1)) : NULL;
-	float *sv = vector_scratch(kSortedVectors, dims * (n > 0 ? n : 1));
-	for (int i = 0; i < n; i++) {
-		sc[i] = cands[order[i]];
-		if (sk)
-			sk[i] = must_keep[order[i]];
-		memcpy(sv + i * dims, vecs + order[i] * dims, sizeof(float) * dims);
-	}
-	int *chosen = (int *) palloc(sizeof(int) * (n > 0 ? n : 1));
-	int k = select_neighbors(ins->store, sc, sv, dims, n, max_n, chosen, sk);
-	for (int i = 0; i < k; i++)
-		out[i] = sc[chosen[i]].id;
-	pfree(order);
-	pfree(sc);
-	pfree(chosen);
-	if (sk)
-		pfree(sk);
-	return k;
-}
-
-// Adds a back-link new_id -> at `level` of `nb`, pruning nb's list with the heuristic if full.
-// At level 0 nb's in-link count gains new_id's link to it, and the pruning keeps every element
-// (new_id included) whose count shows no other in-link: dropping its last in-link would leave
-// it where no search finds it.
-static void add_backlink(Inserter *ins, uint32 nb, uint32 new_id, const float *new_vec, int level)
-{
-	int maxn = max_links(ins->sh.m, level);
-	int owner_delta = level == 0 ? 1 : 0;
-	int n = ins->store.links(nb, level, ins->link_buf);
-	for (int i = 0; i < n; i++)
-		if (ins->link_buf[i] == new_id) {
-			write_links(ins, nb, level, ins->link_buf, n, NULL, 0, owner_delta);
-			return;
-		}
-	if (n < maxn) {
-		uint32 *grown = (uint32 *) palloc(sizeof(uint32) * (n + 1));
-		memcpy(grown, ins->link_buf, sizeof(uint32) * n);
-		grown[n] = new_id;
-		write_links(ins, nb, level, ins->link_buf, n, grown, n + 1, owner_delta);
-		if (level == 0)
-			ins->new_in_links++;
-		pfree(grown);
-		return;
-	}
-	size_t dims = ins->sh.dims;
-	float *nb_vec = (float *) palloc(sizeof(float) * dims);
-	ins->store.vector(nb, nb_vec);
-	Candidate *cands = (Candidate *) palloc(sizeof(Candidate) * (n + 1));
-	uint16 *in_links = (uint16 *) palloc(sizeof(uint16) * (n + 1));
-	bool *must_keep = (bool *) palloc(sizeof(bool) * (n + 1));
-	float *vecs = vector_scratch(kCandidateVectors, dims * (n + 1));
-	for (int i = 0; i < n; i++)
-		cands[i] = Candidate{0, ins->link_buf[i]};
-	int live = load_live(ins, cands, vecs, n, in_links);
-	for (int i = 0; i < live; i++) {
-		cands[i].dist = metric_distance(ins->sh, vecs + i * dims, nb_vec);
-		// this list holds one of its in-links
-		must_keep[i] = level == 0 && in_links[i] <= kKeptInLinks;
-	}
-	cands[live] = Candidate{metric_distance(ins->sh, new_vec, nb_vec), new_id};
-	memcpy(vecs + live * dims, new_vec, sizeof(float) * dims);
-	must_keep[live] = level == 0 && ins->new_in_links < kKeptInLinks;
-	uint32 *old = (uint32 *) palloc(sizeof(uint32) * n);
-	memcpy(old, ins->link_buf, sizeof(uint32) * n);
-	uint32 *out = (uint32 *) palloc(sizeof(uint32) * maxn);
-	int k = choose(ins, cands, vecs, live + 1, maxn, out, must_keep);
-	write_links(ins, nb, level, old, n, out, k, owner_delta);
-	for (int i = 0; i < k && level == 0; i++)
-		if (out[i] == new_id)
-			ins->new_in_links++;
-	pfree(old);
-	pfree(out);
-	pfree(must_keep);
-	pfree(in_links);
-	pfree(cands);
-	pfree(nb_vec);
+	InsertGraph g{{&ins->store}, ins};
+	return choose_neighbors(g, *sc, live, m, out);
 }
 
 // Adds heap_tid to the duplicate element `id`: into the element itself or the newest overflow
@@ -529,10 +438,8 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 			memcpy(eps, ins->result.items, sizeof(Candidate) * n);
 			n_eps = n;
 			// Deleted elements are never chosen as neighbours.
-			float *vecs = vector_scratch(kCandidateVectors, sh.dims * (n > 0 ? n : 1));
-			int live = load_live(ins, ins->result.items, vecs, n);
 			chosen[l] = (uint32 *) palloc(sizeof(uint32) * m);
-			n_chosen[l] = choose(ins, ins->result.items, vecs, live, m, chosen[l]);
+			n_chosen[l] = choose_new_neighbors(ins, ins->result.items, n, m, chosen[l]);
 		}
 		release_visited(ins->visited, ins->visited_shared);
 	}
@@ -569,9 +476,14 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 	ins->new_id = id;
 
 	// 2. back-links
-	for (int l = Min(level, ins->meta.entry_level); l >= 0; l--)
-		for (int i = 0; i < n_chosen[l]; i++)
-			add_backlink(ins, chosen[l][i], id, vec, l);
+	{
+		InsertGraph g{{&ins->store}, ins};
+		GraphScratch *sc = graph_scratch(2 * m + 1, sh.dims);
+		for (int l = Min(level, ins->meta.entry_level); l >= 0; l--)
+			for (int i = 0; i < n_chosen[l]; i++)
+				if (add_backlink(g, *sc, chosen[l][i], id, vec, l, m) && l == 0)
+					ins->new_in_links++;
+	}
 
 	// 3. the element's level-0 in-link count, then the metapage
 	if (ins->new_in_links > 0)

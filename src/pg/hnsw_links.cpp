@@ -210,5 +210,29 @@ void add_in_links(Relation index, const IndexShape &sh, uint32 id, int delta)
 	flush_changes(index, NULL, sh, &change, 1, false, 0);
 }
 
+void write_links(Relation index, BufferAccessStrategy strategy, const IndexShape &sh, uint32 id, int level,
+				 const uint32 *old_links, int n_old, const uint32 *links, int n, int owner_delta, uint32 counted_by_caller)
+{
+	if (level == 0) {
+		write_links0(index, strategy, sh, id, old_links, n_old, links, n, owner_delta, counted_by_caller);
+		return;
+	}
+	if (links == NULL)
+		return;
+	// The upper links item's place, from the element's header (kWriterLock keeps it).
+	Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, id_block(id, sh.per_page), RBM_NORMAL, strategy);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	const ElementHeader *h = (const ElementHeader *) element_item(BufferGetPage(buf), sh, id);
+	if (h == NULL) {
+		UnlockReleaseBuffer(buf);
+		report_corrupt(index, "element slot missing while its links change", id);
+	}
+	BlockNumber ub = h->upper_block;
+	OffsetNumber uoff = h->upper_offset;
+	int elevel = h->level;
+	UnlockReleaseBuffer(buf);
+	write_upper_links(index, strategy, id, ub, uoff, elevel, sh, level, links, n);
+}
+
 }  // namespace hnsw
 }  // namespace prism

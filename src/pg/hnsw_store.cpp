@@ -402,6 +402,12 @@ void count_chain_step(PgStore *s, uint64 *steps, uint32 head)
 		report_corrupt(s->index, "broken duplicate chain (a cycle)", head);
 }
 
+uint16 PgGraphReads::stored_in_links(uint32 id)
+{
+	ElementHeader h;
+	return store_element(store, id, &h) ? h.in_links0 : 0;
+}
+
 bool store_element(PgStore *s, uint32 id, ElementHeader *hdr)
 {
 	Locked l;

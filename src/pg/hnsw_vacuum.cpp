@@ -33,6 +33,7 @@
 // job even if it finds no dead tuples (then Postgres calls cleanup without a bulkdelete).
 #include <cmath>
 
+#include "core/hnsw_graph.h"
 #include "pg/hnsw.h"
 
 extern "C" {
@@ -214,19 +215,18 @@ struct Cleanup {
 	uint8 *n_tids;
 	uint8 *chain;
 	uint32 *dup_next;
-	// Work space for one list repair.
-	VisitedSet seen;		// candidate de-duplication
-	VisitedSet visited;		// beam search
+	// Work space for repairs.
+	VisitedSet visited;	 // beam search
 	CandidateArray frontier, result;
 	uint32 *links, *links2;
-	Candidate *cands;
-	size_t cands_cap;
-	float *evec, *vecs;
-	int *chosen;
-	bool *taken;
+	float *idvec;			// vector of the element that gets back-links
+	GraphScratch graph;		// work space of the core graph operations
+	RepairScratch repair;	// candidates of one list repair
 	uint32 *out;
 	uint32 *prev;  // usable links of the list being repaired
 	int n_prev;
+	uint64 walk_steps;	// elements visited by reachability walks
+	bool lock_taken;	// connect_unreachable took the writer lock
 	// Statistics.
 	uint64 live, deleted, tids, lists_repaired, searches, backlinks, reconnected, unlinked, freed;
 	uint64 unreached, connected;
@@ -388,26 +388,11 @@ static char *begin_change(Cleanup *c, uint32 id, Buffer *buf, GenericXLogState *
 	return (char *) item;
 }
 
-// Replaces the level-`level` list of element `id` (one WAL record: the element page for level
-// 0, the upper page otherwise).
+// Replaces the level-`level` list of element `id` (write_links: WAL-logged, in-link counts
+// kept at level 0).
 static void write_list(Cleanup *c, uint32 id, int level, const uint32 *links, int n)
 {
-	if (level == 0) {
-		write_links0(c->index, c->strategy, c->sh, id, NULL, 0, links, n, 0);
-		return;
-	}
-	Buffer buf;
-	GenericXLogState *state;
-	char *item = begin_change(c, id, &buf, &state);
-	if (!item)
-		report_corrupt(c->index, "element slot missing during vacuum", id);
-	ElementHeader *h = (ElementHeader *) item;
-	BlockNumber ub = h->upper_block;
-	OffsetNumber uoff = h->upper_offset;
-	int elevel = h->level;
-	GenericXLogAbort(state);
-	UnlockReleaseBuffer(buf);
-	write_upper_links(c->index, c->strategy, id, ub, uoff, elevel, c->sh, level, links, n);
+	write_links(c->index, c->strategy, c->sh, id, level, NULL, 0, links, n);
 }
 
 // Copies the header of element `id` from its page; false if there is no valid record there.
@@ -451,158 +436,68 @@ static bool usable(Cleanup *c, uint32 id, int level)
 }
 static bool live_id(Cleanup *c, uint32 id) { return usable(c, id, 0); }
 
-static void add_candidate(Cleanup *c, size_t *n, uint32 id)
-{
-	if (!visited_insert(c->seen, id))
-		return;
-	if (*n == c->cands_cap) {
-		c->cands_cap *= 2;
-		c->cands = (Candidate *) repalloc_huge(c->cands, c->cands_cap * sizeof(Candidate));
-	}
-	c->cands[(*n)++] = Candidate{0, id};
-}
+// The graph store of the core graph operations during vacuum (src/core/hnsw_graph.h): a usable
+// element is live and on the level as the read pass saw it (or, once inserts may have run, as
+// its record says); list changes are WAL-logged by write_list.
+struct CleanupGraph : PgGraphReads {
+	Cleanup *c;
 
-// Chooses up to max_n neighbours among c->cands[0..nc) for the element whose vector is `base`
-// (distances are computed here); writes them to c->out and returns how many. The insert
-// heuristic picks first; the list is then topped up with the nearest candidates it pruned
-// (as pgvector does): repaired lists lost neighbours, and full lists measured 0.02-0.06 higher
-// recall at ef_search 10-40 after deleting half of a 20k x 32-d set.
-static int choose_list(Cleanup *c, const float *base, size_t nc, int max_n)
-{
-	const IndexShape &sh = c->sh;
-	for (size_t i = 0; i < nc; i++) {
-		uint8_t f;
-		c->cands[i].dist = c->store.distance(c->cands[i].id, base, &f);
+	bool usable(uint32 id, int level) { return prism::hnsw::usable(c, id, level); }
+	bool deleted(uint32 id, int level) const
+	{
+		return id < c->capacity && c->flags[id] == kElementDeleted && c->level[id] >= level;
 	}
-	CandidateArray arr{c->cands, nc, c->cands_cap};
-	sort_ascending(arr);
-	// Keep the ef_construction nearest, as an insert's search would.
-	int keep = (int) Min(nc, (size_t) Max(sh.ef_construction, max_n));
-	int k;
-	if (keep > max_n) {
-		for (int i = 0; i < keep; i++)
-			c->store.vector(c->cands[i].id, c->vecs + (size_t) i * sh.dims);
-		k = select_neighbors(c->store, c->cands, c->vecs, sh.dims, keep, max_n, c->chosen);
-		bool *taken = c->taken;
-		for (int i = 0; i < keep; i++)
-			taken[i] = false;
-		for (int i = 0; i < k; i++)
-			taken[c->chosen[i]] = true;
-		for (int i = 0; i < keep && k < max_n; i++)
-			if (!taken[i])
-				c->chosen[k++] = i;
-	} else {
-		k = keep;
-		for (int i = 0; i < k; i++)
-			c->chosen[i] = i;
-	}
-	for (int i = 0; i < k; i++)
-		c->out[i] = c->cands[c->chosen[i]].id;
-	return k;
-}
-
-// Step 3 for one list: rewrites it if it names a non-live element; returns the new length, or
-// -1 if the list was fine. The usable old links are left in c->prev[0..c->n_prev).
-static int repair_list(Cleanup *c, uint32 id, int level, bool *have_vec)
-{
-	const IndexShape &sh = c->sh;
-	int max_n = max_links(sh.m, level);
-	int n = c->store.links(id, level, c->links);
-	bool bad = false;
-	for (int i = 0; i < n && !bad; i++)
-		bad = !usable(c, c->links[i], level) || c->links[i] == id;
-	if (!bad)
-		return -1;
-
-	visited_reset(c->seen);
-	visited_insert(c->seen, id);
-	size_t nc = 0;
-	c->n_prev = 0;
-	for (int i = 0; i < n; i++)
-		if (usable(c, c->links[i], level)) {
-			add_candidate(c, &nc, c->links[i]);
-			c->prev[c->n_prev++] = c->links[i];
-		}
-	for (int i = 0; i < n; i++) {
-		uint32 d = c->links[i];
-		if (d >= c->capacity || c->flags[d] != kElementDeleted || c->level[d] < level)
-			continue;
-		int n2 = c->store.links(d, level, c->links2);
-		for (int j = 0; j < n2; j++)
-			if (usable(c, c->links2[j], level))
-				add_candidate(c, &nc, c->links2[j]);
-	}
-	if (!*have_vec) {
-		c->store.vector(id, c->evec);
-		*have_vec = true;
-	}
-	// Too few 2-hop candidates (a whole neighbourhood was deleted): search as an insert would.
-	if (nc < (size_t) max_n && c->sh.entry_point != kInvalidId && c->sh.entry_point != id) {
+	float distance(uint32 id, const float *q, uint8_t *flags) { return c->store.distance(id, q, flags); }
+	int search_level(const float *vec, int level, Candidate *out, int max)
+	{
+		const IndexShape &sh = c->sh;
+		if (sh.entry_point == kInvalidId)
+			return 0;
 		c->searches++;
 		uint8_t f;
-		Candidate ep{c->store.distance(sh.entry_point, c->evec, &f), sh.entry_point};
-		greedy_descend(c->store, c->evec, ep, sh.entry_level, level, c->links2);
+		Candidate ep{c->store.distance(sh.entry_point, vec, &f), sh.entry_point};
+		greedy_descend(c->store, vec, ep, sh.entry_level, level, c->links2);
 		visited_reset(c->visited);
 		visited_insert(c->visited, ep.id);
-		search_layer(c->store, c->evec, &ep, 1, sh.ef_construction, level, c->visited, c->frontier, c->result,
-					 nullptr, c->links2, nullptr);
-		for (size_t i = 0; i < c->result.size; i++) {
-			uint32 r = c->result.items[i].id;
-			if (usable(c, r, level))
-				add_candidate(c, &nc, r);
-		}
+		search_layer(c->store, vec, &ep, 1, sh.ef_construction, level, c->visited, c->frontier, c->result, nullptr,
+					 c->links2, nullptr);
+		sort_ascending(c->result);
+		int n = (int) Min(c->result.size, (size_t) max);
+		memcpy(out, c->result.items, sizeof(Candidate) * n);
+		return n;
 	}
-	int k = choose_list(c, c->evec, nc, max_n);
-	write_list(c, id, level, c->out, k);
-	c->lists_repaired++;
+	bool load(uint32 id, int level, float *vec, uint16 *in_links)
+	{
+		return prism::hnsw::usable(c, id, level) && c->store.vector_flags(id, vec, in_links) == kElementLive;
+	}
+	uint16 in_links(uint32 id) { return stored_in_links(id); }
+	void set_links(uint32 id, int level, const uint32 *old, int n_old, const uint32 *links, int n)
+	{
+		if (links != NULL)
+			write_list(c, id, level, links, n);
+	}
+};
+
+// Step 3 for one list (repair_list): rewrites it if it names a non-live element; returns the
+// new length (list in c->out), or -1 if the list was fine. The usable old links are left in
+// c->prev[0..c->n_prev).
+static int repair_list(Cleanup *c, uint32 id, int level)
+{
+	CleanupGraph g{{&c->store}, c};
+	int k = repair_list(g, c->graph, c->repair, id, level, c->sh.m, c->sh.ef_construction, c->prev, &c->n_prev, c->out);
+	if (k >= 0)
+		c->lists_repaired++;
 	return k;
 }
 
-// Adds `id` to the level-`level` list of its new neighbour `nb` (repaired first if needed), as an
-// insert adds back-links: appended if there is room, else chosen with the heuristic.
-static void add_backlink(Cleanup *c, uint32 nb, uint32 id, int level)
+// Adds `id` (vector id_vec) to the level-`level` list of its new neighbour `nb`, repaired
+// first if needed, by the one back-link rule of build, insert and vacuum.
+static void add_backlink(Cleanup *c, uint32 nb, uint32 id, const float *id_vec, int level)
 {
-	int max_n = max_links(c->sh.m, level);
-	bool have_vec = false;
-	repair_list(c, nb, level, &have_vec);
-	int n = c->store.links(nb, level, c->links);
-	for (int i = 0; i < n; i++)
-		if (c->links[i] == id)
-			return;
-	if (n < max_n) {
-		c->links[n++] = id;
-		write_list(c, nb, level, c->links, n);
+	repair_list(c, nb, level);
+	CleanupGraph g{{&c->store}, c};
+	if (add_backlink(g, c->graph, nb, id, id_vec, level, c->sh.m))
 		c->backlinks++;
-		return;
-	}
-	if (!have_vec)
-		c->store.vector(nb, c->evec);
-	visited_reset(c->seen);
-	visited_insert(c->seen, nb);
-	size_t nc = 0;
-	for (int i = 0; i < n; i++)
-		add_candidate(c, &nc, c->links[i]);
-	add_candidate(c, &nc, id);
-	int k = choose_list(c, c->evec, nc, max_n);
-	for (int i = 0; i < k; i++)
-		if (c->out[i] == id) {
-			write_list(c, nb, level, c->out, k);
-			c->backlinks++;
-			return;
-		}
-}
-
-// Beam search (ef_construction) at level 0 from the entry point for `vec`; leaves c->result.
-static void search_near(Cleanup *c, const float *vec)
-{
-	const IndexShape &sh = c->sh;
-	uint8_t f;
-	Candidate ep{c->store.distance(sh.entry_point, vec, &f), sh.entry_point};
-	greedy_descend(c->store, vec, ep, sh.entry_level, 0, c->links2);
-	visited_reset(c->visited);
-	visited_insert(c->visited, ep.id);
-	search_layer(c->store, vec, &ep, 1, sh.ef_construction, 0, c->visited, c->frontier, c->result, nullptr,
-				 c->links2, nullptr);
 }
 
 // Level-0 in-links of every slot from the live elements the read pass saw.
@@ -614,8 +509,8 @@ static uint16 *count_in_links(Cleanup *c)
 			continue;
 		int n = c->store.links(id, 0, c->links);
 		for (int i = 0; i < n; i++)
-			if (c->links[i] < c->capacity && live_id(c, c->links[i]) && indeg[c->links[i]] < UINT16_MAX)
-				indeg[c->links[i]]++;
+			if (c->links[i] < c->capacity && c->links[i] != id && live_id(c, c->links[i]))
+				indeg[c->links[i]] = in_links_step(indeg[c->links[i]], +1);
 	}
 	return indeg;
 }
@@ -635,159 +530,82 @@ static void reconnect_weak(Cleanup *c)
 			continue;
 		yield_writer_lock(c);
 		c->reconnected++;
-		c->store.vector(id, c->evec);
-		search_near(c, c->evec);
-		visited_reset(c->seen);
-		visited_insert(c->seen, id);
+		c->store.vector(id, c->idvec);
+		CleanupGraph g{{&c->store}, c};
+		int found = g.search_level(c->idvec, 0, c->graph.cands, (int) c->graph.cap);
+		visited_reset(c->repair.seen);
+		visited_insert(c->repair.seen, id);
 		size_t nc = 0;
-		for (size_t i = 0; i < c->result.size; i++)
-			if (live_id(c, c->result.items[i].id))
-				add_candidate(c, &nc, c->result.items[i].id);
-		int k = choose_list(c, c->evec, nc, sh.m);
+		for (int i = 0; i < found; i++)
+			if (live_id(c, c->graph.cands[i].id))
+				add_repair_candidate(c->repair, &nc, c->graph.cands[i].id);
+		int k = choose_topped_up(g, c->graph, c->repair, nc, c->idvec, sh.m, sh.ef_construction, c->out);
 		uint32 nbs[kMaxM];
 		memcpy(nbs, c->out, sizeof(uint32) * k);
 		for (int i = 0; i < k; i++)
-			add_backlink(c, nbs[i], id, 0);
+			add_backlink(c, nbs[i], id, c->idvec, 0);
 	}
 	pfree(indeg);
 }
 
-// Marks the live elements (as the read pass saw them) a level-0 walk from `start` reaches.
-static void mark_reached(Cleanup *c, uint32 start, uint8 *reached, uint32 *stack)
-{
-	size_t top = 0;
-	reached[start] = 1;
-	stack[top++] = start;
-	uint32 steps = 0;
-	while (top > 0) {
-		if ((++steps & 1023) == 0)
+// CleanupGraph with what connect_unreachable needs: the walk follows the live elements the read
+// pass saw; a change is made only to an element still live, under the writer lock (taken
+// before the first change if the walk ran without it), yielding it now and then.
+struct ReachGraph : CleanupGraph {
+	bool take_lock;
+
+	size_t capacity() const { return c->capacity; }
+	bool node(uint32 id) const { return c->flags[id] == kElementLive; }
+	bool usable(uint32 id) { return live_id(c, id); }
+	int search_near(const float *vec, Candidate *out, int max) { return search_level(vec, 0, out, max); }
+	void walk_step()
+	{
+		if ((++c->walk_steps & 1023) == 0)
 			vacuum_delay_point();
-		uint32 id = stack[--top];
-		int n = c->store.links(id, 0, c->links);
-		for (int i = 0; i < n; i++) {
-			uint32 nb = c->links[i];
-			if (nb < c->capacity && c->flags[nb] == kElementLive && !reached[nb]) {
-				reached[nb] = 1;
-				stack[top++] = nb;
-			}
+	}
+	void begin_repairs()
+	{
+		if (take_lock) {
+			LockPage(c->index, kWriterLock, ExclusiveLock);
+			take_lock = false;
+			c->lock_taken = true;
 		}
 	}
-}
+	void pause() { yield_writer_lock(c); }
+};
 
-// Gives unreachable element `id` a level-0 in-link from the nearest reached element a search
-// finds: appended where a list has room, else in place of that list's farthest link whose
-// target keeps another in-link. False if no such list was found.
-static bool link_from_reached(Cleanup *c, uint32 id, const uint8 *reached, uint16 *indeg, bool *replaced)
-{
-	const IndexShape &sh = c->sh;
-	size_t dims = sh.dims;
-	c->store.vector(id, c->evec);
-	search_near(c, c->evec);
-	sort_ascending(c->result);
-	int max_n = max_links(sh.m, 0);
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t r = 0; r < c->result.size; r++) {
-			uint32 nb = c->result.items[r].id;
-			if (nb == id || nb >= c->capacity || !reached[nb] || !live_id(c, nb))
-				continue;
-			int n = c->store.links(nb, 0, c->links);
-			int slot = -1;
-			if (pass == 0) {
-				if (n < max_n)
-					slot = n++;
-			} else {
-				float *nb_vec = c->vecs, *other = c->vecs + dims;
-				c->store.vector(nb, nb_vec);
-				float farthest = -INFINITY;
-				for (int i = 0; i < n; i++) {
-					uint32 t = c->links[i];
-					if (t == id || t >= c->capacity || indeg[t] < 2)
-						continue;
-					c->store.vector(t, other);
-					float d = metric_distance(sh, other, nb_vec);
-					if (d > farthest) {
-						farthest = d;
-						slot = i;
-					}
-				}
-				if (slot >= 0)
-					indeg[c->links[slot]]--;
-			}
-			if (slot < 0)
-				continue;
-			if (pass == 1)
-				*replaced = true;
-			c->links[slot] = id;
-			write_list(c, nb, 0, c->links, n);
-			indeg[id]++;
-			return true;
-		}
-	return false;
-}
-
-// Step 3c: live elements a level-0 walk from the entry point misses (their in-links are gone or
-// come only from other such elements), which no scan can return, get an in-link from a reached
-// element; what they lead to then counts as reached. Insertion and deletion leave such elements
-// (inserting Fashion-MNIST row by row left 233 of 60,000); as at build time, worth_connecting
-// decides. With take_lock, the walk runs without the writer lock (inserts go on; reached[] may
-// miss what they link, which costs at most a link) and the repairs take it.
+// Step 3c: live elements a level-0 walk from the entry point misses, which no scan can return,
+// get an in-link from a reached element (connect_unreachable, the build's code too). In-link
+// counts keep inserts from leaving such elements, but a crash between an insert's records, or
+// deletions, can. With take_lock, the walk runs without the writer lock (inserts go on;
+// reached[] may miss what they link, which costs at most a link) and the repairs take it.
 static void connect_unreachable(Cleanup *c, bool take_lock)
 {
 	if (c->sh.entry_point == kInvalidId || c->sh.entry_point >= c->capacity)
 		return;
-	uint8 *reached = (uint8 *) palloc_extended(c->capacity, MCXT_ALLOC_HUGE);
-	uint32 *stack = (uint32 *) palloc_extended(sizeof(uint32) * c->capacity, MCXT_ALLOC_HUGE);
-	uint16 *indeg = NULL;
-	bool locked = !take_lock;
-	// A replaced link can cut off what only it led to, so the walk is redone after a round that
-	// replaced links (in practice one round).
-	for (int round = 0; round < 3; round++) {
-		memset(reached, 0, c->capacity);
-		mark_reached(c, c->sh.entry_point, reached, stack);
-		uint64 live = 0, missed = 0;
-		for (uint32 id = 0; id < c->capacity; id++)
-			if (c->flags[id] == kElementLive) {
-				live++;
-				if (!reached[id])
-					missed++;
-			}
-		if (round == 0)
-			c->unreached = missed;
-		if (!worth_connecting(missed, live))
-			break;
-		if (indeg == NULL)
-			indeg = count_in_links(c);
-		if (!locked) {
-			LockPage(c->index, kWriterLock, ExclusiveLock);
-			locked = true;
-		}
-		bool replaced = false;
-		for (uint32 id = 0; id < c->capacity; id++) {
-			if (c->flags[id] != kElementLive || reached[id])
-				continue;
-			yield_writer_lock(c);
-			if (!live_id(c, id) || !link_from_reached(c, id, reached, indeg, &replaced))
-				continue;
-			c->connected++;
-			mark_reached(c, id, reached, stack);
-		}
-		if (!replaced)
-			break;
-	}
-	if (take_lock && locked)
+	ReachScratch rs;
+	rs.capacity = c->capacity;
+	rs.reached = (uint8 *) palloc_extended(c->capacity, MCXT_ALLOC_HUGE);
+	rs.stack = (uint32 *) palloc_extended(sizeof(uint32) * c->capacity, MCXT_ALLOC_HUGE);
+	rs.in_links = (uint16 *) palloc_extended(sizeof(uint16) * c->capacity, MCXT_ALLOC_HUGE);
+	ReachGraph g{{{&c->store}, c}, take_lock};
+	size_t unreached = 0, connected = 0;
+	c->lock_taken = false;
+	connect_unreachable(g, rs, c->graph, c->sh.entry_point, c->sh.m, &unreached, &connected);
+	c->unreached = unreached;
+	c->connected += connected;
+	if (c->lock_taken)
 		UnlockPage(c->index, kWriterLock, ExclusiveLock);
-	if (indeg)
-		pfree(indeg);
-	pfree(stack);
-	pfree(reached);
+	pfree(rs.in_links);
+	pfree(rs.stack);
+	pfree(rs.reached);
 }
 
 // Step 3 for one element: every level, then back-links from its new neighbours.
 static void repair_element(Cleanup *c, uint32 id)
 {
-	bool have_vec = false;
 	for (int l = 0; l <= c->level[id] && l <= kMaxLevel; l++) {
-		int k = repair_list(c, id, l, &have_vec);
+		int k = repair_list(c, id, l);
 		if (k < 0)
 			continue;
 		uint32 fresh[2 * kMaxM];
@@ -799,9 +617,10 @@ static void repair_element(Cleanup *c, uint32 id)
 			if (!old)
 				fresh[n_fresh++] = c->out[i];
 		}
+		if (n_fresh > 0)
+			c->store.vector(id, c->idvec);
 		for (int i = 0; i < n_fresh; i++)
-			add_backlink(c, fresh[i], id, l);
-		have_vec = false;  // evec was reused for the neighbours
+			add_backlink(c, fresh[i], id, c->idvec, l);
 	}
 }
 
@@ -837,28 +656,19 @@ static void unlink_empty(Cleanup *c)
 	}
 }
 
-// Step 5a: sets every element's in-link count to the level-0 links live elements hold (one WAL
-// record per page that changes), before the deleted elements, whose links leave with them,
-// are freed: a count never exceeds the element's real in-links, and drift (a crash between an
-// insert's records leaves counts low) is corrected.
-static void recount_in_links(Cleanup *c)
+// Rewrites element headers page by page, one WAL record per page that changes: for each page
+// holding an id `wanted` accepts, `change` is called on the header of every such id (in the
+// page image) and says whether it changed it. Returns how many headers changed.
+template <class Wanted, class Change> static uint64 rewrite_headers(Cleanup *c, Wanted wanted, Change change)
 {
 	const IndexShape &sh = c->sh;
-	uint16 *count = (uint16 *) palloc_extended(sizeof(uint16) * c->capacity, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	for (uint32 id = 0; id < c->capacity; id++) {
-		if (c->flags[id] != kElementLive)
-			continue;
-		int n = c->store.links(id, 0, c->links);
-		for (int i = 0; i < n; i++)
-			if (c->links[i] < c->capacity && c->links[i] != id)
-				count[c->links[i]] = in_links_step(count[c->links[i]], +1);
-	}
 	size_t expect = sh.span > 1 ? sh.chunk : sh.record_size;
+	uint64 changed = 0;
 	for (BlockNumber b = 1; b < c->nblocks; b++) {
 		uint32 first = make_id(b, 0, sh.per_page);
 		bool any = false;
 		for (uint32 s = 0; s < sh.per_page && !any; s++)
-			any = c->flags[first + s] == kElementLive || c->flags[first + s] == kElementDeleted;
+			any = wanted(first + s);
 		if (!any)
 			continue;
 		vacuum_delay_point();
@@ -871,63 +681,56 @@ static void recount_in_links(Cleanup *c)
 		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
 			uint32 id = first + off - 1;
 			ElementHeader *h = (ElementHeader *) pg_page::item_at((const unsigned char *) page, off, expect);
-			if (h == NULL || (h->flags != kElementLive && h->flags != kElementDeleted) || h->in_links0 == count[id])
-				continue;
-			h->in_links0 = count[id];
-			n++;
+			if (h != NULL && wanted(id) && change(id, h))
+				n++;
 		}
 		if (n > 0)
 			GenericXLogFinish(state);
 		else
 			GenericXLogAbort(state);
 		UnlockReleaseBuffer(buf);
+		changed += n;
 	}
+	return changed;
+}
+
+// Step 5a: sets every element's in-link count to the level-0 links live elements hold, before
+// the deleted elements, whose links leave with them, are freed: a count never exceeds the
+// element's real in-links, and drift (a crash between an insert's records leaves counts low)
+// is corrected.
+static void recount_in_links(Cleanup *c)
+{
+	uint16 *count = count_in_links(c);	// deleted elements get 0: they are freed next
+	rewrite_headers(
+		c, [c](uint32 id) { return c->flags[id] == kElementLive || c->flags[id] == kElementDeleted; },
+		[count](uint32 id, ElementHeader *h) {
+			if ((h->flags != kElementLive && h->flags != kElementDeleted) || h->in_links0 == count[id])
+				return false;
+			h->in_links0 = count[id];
+			return true;
+		});
 	pfree(count);
 }
 
 // Step 5b: marks freeable records kElementFree, one WAL record per page.
 static void free_slots(Cleanup *c)
 {
-	const IndexShape &sh = c->sh;
-	for (BlockNumber b = 1; b < c->nblocks; b++) {
-		uint32 first = make_id(b, 0, sh.per_page);
-		bool any = false;
-		for (uint32 s = 0; s < sh.per_page && !any; s++)
-			any = is_freeable(c, first + s);
-		if (!any)
-			continue;
-		vacuum_delay_point();
-		Buffer buf = ReadBufferExtended(c->index, MAIN_FORKNUM, b, RBM_NORMAL, c->strategy);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		GenericXLogState *state = GenericXLogStart(c->index);
-		Page page = GenericXLogRegisterBuffer(state, buf, 0);
-		OffsetNumber max = PageGetMaxOffsetNumber(page);
-		size_t expect = sh.span > 1 ? sh.chunk : sh.record_size;
-		int n = 0;
-		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
-			uint32 id = first + off - 1;
-			ElementHeader *h = (ElementHeader *) pg_page::item_at((const unsigned char *) page, off, expect);
-			if (!is_freeable(c, id) || h == NULL)
-				continue;
+	c->freed += rewrite_headers(
+		c, [c](uint32 id) { return is_freeable(c, id); },
+		[c](uint32 id, ElementHeader *h) {
 			if (h->flags != c->flags[id])
-				continue;
+				return false;
 			h->flags = kElementFree;
 			h->level = 0;
 			h->n_tids = 0;
 			h->n_links0 = 0;
+			h->in_links0 = 0;
 			h->upper_block = kInvalidBlock;
 			h->upper_offset = 0;
 			h->dup_next = kInvalidId;
 			c->flags[id] = kElementFree;
-			n++;
-		}
-		if (n > 0)
-			GenericXLogFinish(state);
-		else
-			GenericXLogAbort(state);
-		UnlockReleaseBuffer(buf);
-		c->freed += n;
-	}
+			return true;
+		});
 }
 
 // Clears vacuum_pending and points the free-slot hint at the first block with a free slot (one
@@ -962,19 +765,19 @@ static void prepare_repair(Cleanup *c)
 {
 	size_t cap = c->capacity;
 	int m = c->sh.m;
-	init_visited(&c->seen, cap);
+	init_visited(&c->repair.seen, cap);
 	init_visited(&c->visited, cap);
 	init_candidates(&c->frontier, c->sh.ef_construction * 2);
 	init_candidates(&c->result, c->sh.ef_construction + 1);
 	c->links = (uint32 *) palloc(sizeof(uint32) * (2 * m + 1));
 	c->links2 = (uint32 *) palloc(sizeof(uint32) * (2 * m + 1));
-	c->cands_cap = 4 * m * m + 2 * m + c->sh.ef_construction;
-	c->cands = (Candidate *) palloc(sizeof(Candidate) * c->cands_cap);
-	c->evec = (float *) palloc(sizeof(float) * c->sh.dims);
-	size_t max_keep = Max(c->sh.ef_construction, 2 * m);
-	c->vecs = (float *) palloc_extended(sizeof(float) * c->sh.dims * max_keep, MCXT_ALLOC_HUGE);
-	c->chosen = (int *) palloc(sizeof(int) * max_keep);
-	c->taken = (bool *) palloc(sizeof(bool) * max_keep);
+	c->repair.cap = repair_candidates(m, c->sh.ef_construction);
+	c->repair.cands = (Candidate *) palloc(sizeof(Candidate) * c->repair.cap);
+	c->repair.links2 = (uint32 *) palloc(sizeof(uint32) * (2 * kMaxM + 1));
+	c->idvec = (float *) palloc(sizeof(float) * c->sh.dims);
+	size_t graph_cap = Max(c->sh.ef_construction, 2 * m) + 1;
+	graph_scratch_init(c->graph, palloc_extended(graph_scratch_bytes(graph_cap, c->sh.dims), MCXT_ALLOC_HUGE), graph_cap,
+					   c->sh.dims);
 	c->out = (uint32 *) palloc(sizeof(uint32) * 2 * m);
 	c->prev = (uint32 *) palloc(sizeof(uint32) * 2 * m);
 }
