@@ -65,9 +65,24 @@ struct PageOpaque {
 
 inline PageOpaque *page_opaque(Page page) { return (PageOpaque *) PageGetSpecialPointer(page); }
 
+// hnsw_meta.cpp: the metapage is read and changed only through these.
+void read_shape(Relation index, IndexShape *shape);	 // copies the metapage, ERRORs if bad
+// Copies the metapage into *meta once the page checker passed it (ranges against nblocks;
+// InvalidBlockNumber skips them); ERRORs otherwise.
+void meta_read(Relation index, BlockNumber nblocks, MetaPageData *meta);
+// Whether a VACUUM left deleted elements to free (false on an unreadable metapage).
+bool meta_vacuum_pending(Relation index);
+// Changes the metapage under an exclusive lock: `change` edits a copy and says whether it
+// changed anything; if so, one WAL record (the metapage) writes the copy back.
+bool meta_change(Relation index, bool (*change)(MetaPageData *meta, void *arg), void *arg);
+template <class F> bool meta_update(Relation index, F change)
+{
+	return meta_change(
+		index, [](MetaPageData *meta, void *arg) { return (*static_cast<F *>(arg))(meta); }, &change);
+}
+
 // hnsw_pages.cpp
 void init_page(Page page, uint16 kind);
-void read_shape(Relation index, IndexShape *shape);	 // copies the metapage, ERRORs if bad
 void shape_from_meta(const MetaPageData *meta, IndexShape *shape);
 MetaPageData *page_meta(Page page);
 size_t element_item_space();

@@ -49,22 +49,16 @@ static void set_tid(HeapTid *dst, ItemPointer src)
 
 static void read_meta(Inserter *ins)
 {
-	Buffer buf = ReadBuffer(ins->index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	// Inserts follow the metapage's block hints: they must lie inside the index.
-	verify_meta(ins->index, BufferGetPage(buf), RelationGetNumberOfBlocks(ins->index), &ins->meta);
-	UnlockReleaseBuffer(buf);
+	meta_read(ins->index, RelationGetNumberOfBlocks(ins->index), &ins->meta);
 }
 
 static void write_meta(Inserter *ins)
 {
-	Buffer buf = ReadBuffer(ins->index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	GenericXLogState *state = GenericXLogStart(ins->index);
-	Page page = GenericXLogRegisterBuffer(state, buf, 0);
-	memcpy(page_meta(page), &ins->meta, sizeof(MetaPageData));
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
+	meta_update(ins->index, [ins](MetaPageData *m) {
+		*m = ins->meta;
+		return true;
+	});
 }
 
 // Pins, exclusively locks and registers the page of element `id`; returns its item pointer

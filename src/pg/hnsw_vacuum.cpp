@@ -45,28 +45,12 @@ using namespace prism::hnsw;
 // vacuuming) is finished by the next VACUUM's cleanup.
 static void set_vacuum_pending(Relation index, bool pending)
 {
-	Buffer buf = ReadBuffer(index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	MetaPageData *m = page_meta(BufferGetPage(buf));
-	if (m->vacuum_pending == (uint8) pending) {
-		UnlockReleaseBuffer(buf);
-		return;
-	}
-	GenericXLogState *state = GenericXLogStart(index);
-	Page page = GenericXLogRegisterBuffer(state, buf, 0);
-	page_meta(page)->vacuum_pending = pending ? 1 : 0;
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
-}
-
-static bool vacuum_pending(Relation index)
-{
-	Buffer buf = ReadBuffer(index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	Page page = BufferGetPage(buf);
-	bool pending = !PageIsNew(page) && page_opaque(page)->kind == kPageMeta && page_meta(page)->vacuum_pending != 0;
-	UnlockReleaseBuffer(buf);
-	return pending;
+	meta_update(index, [pending](MetaPageData *m) {
+		if (m->vacuum_pending == (uint8) pending)
+			return false;
+		m->vacuum_pending = pending ? 1 : 0;
+		return true;
+	});
 }
 
 static IndexBulkDeleteResult *bulkdelete_impl(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
@@ -309,16 +293,11 @@ static void update_meta(Cleanup *c)
 	}
 	if (!changed)
 		return;
-	// Only the metapage is registered.
-	Buffer buf = ReadBuffer(c->index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	GenericXLogState *state = GenericXLogStart(c->index);
-	Page page = GenericXLogRegisterBuffer(state, buf, 0);
-	MetaPageData *m = page_meta(page);
-	m->entry_point = c->meta.entry_point;
-	m->entry_level = c->meta.entry_level;
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
+	meta_update(c->index, [c](MetaPageData *m) {
+		m->entry_point = c->meta.entry_point;
+		m->entry_level = c->meta.entry_level;
+		return true;
+	});
 	c->sh.entry_point = c->meta.entry_point;
 	c->sh.entry_level = c->meta.entry_level;
 }
@@ -332,22 +311,16 @@ static void finish_meta(Cleanup *c)
 		for (uint32 id = 0; id < c->capacity && first_free == kInvalidBlock; id++)
 			if (c->flags[id] == kElementFree)
 				first_free = id_block(id, c->sh.per_page);
-	Buffer buf = ReadBuffer(c->index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	MetaPageData *m = page_meta(BufferGetPage(buf));
-	bool hint = first_free != kInvalidBlock && (m->free_hint_block == kInvalidBlock || first_free < m->free_hint_block);
-	if (!hint && m->vacuum_pending == 0) {
-		UnlockReleaseBuffer(buf);
-		return;
-	}
-	GenericXLogState *state = GenericXLogStart(c->index);
-	Page page = GenericXLogRegisterBuffer(state, buf, 0);
-	m = page_meta(page);
-	if (hint)
-		m->free_hint_block = first_free;
-	m->vacuum_pending = 0;
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
+	meta_update(c->index, [first_free](MetaPageData *m) {
+		bool hint =
+			first_free != kInvalidBlock && (m->free_hint_block == kInvalidBlock || first_free < m->free_hint_block);
+		if (!hint && m->vacuum_pending == 0)
+			return false;
+		if (hint)
+			m->free_hint_block = first_free;
+		m->vacuum_pending = 0;
+		return true;
+	});
 }
 
 // Working memory of step 3.
@@ -391,10 +364,7 @@ static void cleanup_impl(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	LockPage(index, kWriterLock, ExclusiveLock);
 
 	Cleanup *c = new_cleanup(info);
-	Buffer mbuf = ReadBuffer(index, kMetaBlock);
-	LockBuffer(mbuf, BUFFER_LOCK_SHARE);
-	memcpy(&c->meta, page_meta(BufferGetPage(mbuf)), sizeof(MetaPageData));
-	UnlockReleaseBuffer(mbuf);
+	meta_read(index, InvalidBlockNumber, &c->meta);
 	read_pass(c);
 
 	bool any_freeable = false;
@@ -466,7 +436,7 @@ IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteR
 		// NULL when no bulkdelete ran: only unreachable elements to connect, unless an earlier
 		// VACUUM left deleted elements behind.
 		if (stats == NULL) {
-			if (!vacuum_pending(info->index)) {
+			if (!meta_vacuum_pending(info->index)) {
 				prism::hnsw::connect_impl(info);
 				return stats;
 			}
