@@ -16,6 +16,7 @@
 #include <hnswlib/hnswlib.h>
 
 #include "core/distance.h"
+#include "core/hnsw_graph.h"
 #include "core/hnsw_search.h"
 
 namespace prism {
@@ -65,6 +66,9 @@ public:
 		  graph(&space, p.n > 0 ? p.n : 1, (size_t) p.m, (size_t) p.ef_construction, (size_t) p.seed)
 	{
 	}
+
+	// Floats per element in hnswlib's graph: one more than the rows' under inner product (lift()).
+	size_t stored_dims() const { return lifted ? params.dims + 1 : params.dims; }
 
 	static float max_norm_sq(const BuildParams &p)
 	{
@@ -121,127 +125,11 @@ public:
 	}
 
 	// hnswlib's back-link pruning can leave elements that no search reaches at level 0 (nothing
-	// links to them, or only other such elements do), so no scan ever returns their rows:
-	// 231 of Fashion-MNIST's 60,000 after hnswlib's build. Each element a walk from the entry
-	// point misses gets an in-link from the nearest element a search finds (so one that is
-	// reached): appended where a list has room, else in place of a list's farthest link whose
-	// target keeps another in-link; then what it leads to counts as reached. Runs once, on the
-	// last worker thread, after every element was added.
-	void connect_unreachable()
-	{
-		size_t n = graph.cur_element_count;
-		if (n < 2)
-			return;
-		std::vector<uint32_t> in_links(n, 0);
-		for (size_t id = 0; id < n; id++) {
-			const uint32_t *links;
-			int cnt = list0(id, &links);
-			for (int i = 0; i < cnt; i++)
-				in_links[links[i]]++;
-		}
-		graph.setEf((size_t) params.ef_construction);
-		// A replaced link can cut off what only it led to, so the walk is redone after a round
-		// that replaced links (in practice one round: replacements are rare and spare targets
-		// with another in-link).
-		for (int round = 0; round < 3; round++) {
-			std::vector<char> reached(n, 0);
-			mark_reached(graph.enterpoint_node_, reached);
-			std::vector<uint32_t> missed;
-			for (size_t id = 0; id < n; id++)
-				if (!reached[id])
-					missed.push_back((uint32_t) id);
-			if (round == 0)
-				unreachable_found = missed.size();
-			if (!worth_connecting(missed.size(), n))
-				return;
-			bool replaced = false;
-			for (uint32_t id : missed) {
-				if (reached[id] || !link_from_reached(id, in_links, &replaced))
-					continue;
-				unreachable_linked++;
-				mark_reached(id, reached);
-			}
-			if (!replaced)
-				return;
-		}
-	}
-
-	// Marks every element a level-0 walk from `start` reaches (stopping at reached ones).
-	void mark_reached(uint32_t start, std::vector<char> &reached)
-	{
-		std::vector<uint32_t> todo{start};
-		reached[start] = 1;
-		while (!todo.empty()) {
-			uint32_t id = todo.back();
-			todo.pop_back();
-			const uint32_t *links;
-			int cnt = list0(id, &links);
-			for (int i = 0; i < cnt; i++)
-				if (!reached[links[i]]) {
-					reached[links[i]] = 1;
-					todo.push_back(links[i]);
-				}
-		}
-	}
-
-	bool link_from_reached(uint32_t id, std::vector<uint32_t> &in_links, bool *replaced)
-	{
-		auto found = graph.searchKnn(graph.getDataByInternalId(id), params.ef_construction);
-		std::vector<std::pair<float, uint32_t>> near;  // nearest first
-		for (; !found.empty(); found.pop()) {
-			uint32_t nb = graph.label_lookup_.at(found.top().second);  // labels are input rows
-			if (nb != id)
-				near.emplace_back(found.top().first, nb);
-		}
-		std::sort(near.begin(), near.end());
-		for (const auto &nb : near) {
-			hnswlib::linklistsizeint *ll = graph.get_linklist0(nb.second);
-			size_t cnt = graph.getListCount(ll);
-			if (cnt < graph.maxM0_) {
-				reinterpret_cast<uint32_t *>(ll + 1)[cnt] = id;
-				graph.setListCount(ll, (unsigned short) (cnt + 1));
-				in_links[id]++;
-				return true;
-			}
-		}
-		for (const auto &nb : near) {
-			hnswlib::linklistsizeint *ll = graph.get_linklist0(nb.second);
-			uint32_t *links = reinterpret_cast<uint32_t *>(ll + 1);
-			size_t cnt = graph.getListCount(ll);
-			int farthest = -1;
-			float farthest_dist = 0;
-			for (size_t i = 0; i < cnt; i++) {
-				if (in_links[links[i]] < 2 || links[i] == id)
-					continue;
-				float d = distance(nb.second, links[i]);
-				if (farthest < 0 || d > farthest_dist) {
-					farthest = (int) i;
-					farthest_dist = d;
-				}
-			}
-			if (farthest >= 0) {
-				in_links[links[farthest]]--;
-				links[farthest] = id;
-				in_links[id]++;
-				*replaced = true;
-				return true;
-			}
-		}
-		return false;
-	}
-
-	int list0(size_t id, const uint32_t **links)
-	{
-		hnswlib::linklistsizeint *ll = graph.get_linklist0((hnswlib::tableint) id);
-		*links = reinterpret_cast<const uint32_t *>(ll + 1);
-		return (int) graph.getListCount(ll);
-	}
-
-	float distance(uint32_t a, uint32_t b)
-	{
-		return graph.fstdistfunc_(graph.getDataByInternalId(a), graph.getDataByInternalId(b),
-								  graph.dist_func_param_);
-	}
+	// links to them, or only other such elements do), so no scan ever returns their rows. The
+	// build connects them with the same code as VACUUM (connect_unreachable, over hnswlib's
+	// graph through HnswlibGraph). Runs once, on the last worker thread, after every element
+	// was added.
+	void connect_unreached_elements();
 
 	// Tops each level-0 list of an inner-product graph up to its bound with the nearest
 	// elements a search for the element finds, as pgvector keeps the candidates its heuristic
@@ -271,8 +159,9 @@ public:
 					size_t id = next_id.fetch_add(1);
 					if (id >= last || stop.load(std::memory_order_relaxed))
 						return;
-					const uint32_t *links;
-					int cnt = list0(id, &links);
+					hnswlib::linklistsizeint *ll = graph.get_linklist0((hnswlib::tableint) id);
+					const uint32_t *links = reinterpret_cast<const uint32_t *>(ll + 1);
+					int cnt = (int) graph.getListCount(ll);
 					if ((size_t) cnt >= max0)
 						continue;
 					auto found = graph.searchKnn(graph.getDataByInternalId((uint32_t) id), max0 + 1);
@@ -325,7 +214,7 @@ public:
 		try {
 			if (lifted)
 				fill_lists();
-			connect_unreachable();
+			connect_unreached_elements();
 		} catch (const std::exception &e) {
 			record_error(e.what());
 		} catch (...) {
@@ -358,6 +247,74 @@ public:
 	std::string error;
 	bool joined = false;
 };
+
+// hnswlib's finished graph as a graph store of src/core/hnsw_graph.h (level 0; every element
+// is live). Only the builder thread that connects unreached elements uses it.
+struct HnswlibGraph {
+	GraphBuilder *b;
+
+	hnswlib::HierarchicalNSW<float> &graph() { return b->graph; }
+	size_t dimensions() const { return b->stored_dims(); }
+	float pair_distance(const float *x, const float *y)
+	{
+		return graph().fstdistfunc_(x, y, graph().dist_func_param_);
+	}
+	size_t capacity() { return graph().cur_element_count; }
+	bool node(uint32_t) const { return true; }
+	bool usable(uint32_t) const { return true; }
+	int links(uint32_t id, int level, uint32_t *out)
+	{
+		hnswlib::linklistsizeint *ll = level == 0 ? graph().get_linklist0(id) : graph().get_linklist(id, level);
+		int n = (int) graph().getListCount(ll);
+		memcpy(out, ll + 1, sizeof(uint32_t) * n);
+		return n;
+	}
+	void vector(uint32_t id, float *out)
+	{
+		memcpy(out, graph().getDataByInternalId(id), sizeof(float) * b->stored_dims());
+	}
+	void set_links(uint32_t id, int level, const uint32_t *, int, const uint32_t *ids, int n)
+	{
+		if (ids == nullptr)
+			return;
+		hnswlib::linklistsizeint *ll = level == 0 ? graph().get_linklist0(id) : graph().get_linklist(id, level);
+		memcpy(ll + 1, ids, sizeof(uint32_t) * n);
+		graph().setListCount(ll, (unsigned short) n);
+	}
+	int search_near(const float *vec, Candidate *out, int max)
+	{
+		auto found = graph().searchKnn(vec, (size_t) b->params.ef_construction);
+		int n = 0;
+		for (; !found.empty(); found.pop()) {
+			uint32_t id = graph().label_lookup_.at(found.top().second);	 // labels are input rows
+			if (n < max)
+				out[n++] = Candidate{found.top().first, id};
+		}
+		std::sort(out, out + n, [](const Candidate &x, const Candidate &y) { return x.dist < y.dist; });
+		return n;
+	}
+	void walk_step() {}
+	void begin_repairs() {}
+	void pause() {}
+};
+
+void GraphBuilder::connect_unreached_elements()
+{
+	size_t n = graph.cur_element_count;
+	if (n < 2)
+		return;
+	graph.setEf((size_t) params.ef_construction);
+	std::vector<uint8_t> reached(n);
+	std::vector<uint32_t> stack(n);
+	std::vector<uint16_t> in_links(n);
+	ReachScratch rs{n, reached.data(), stack.data(), in_links.data()};
+	size_t cap = (size_t) std::max(params.ef_construction, 2 * params.m) + 1;
+	std::vector<uint64_t> mem(graph_scratch_bytes(cap, stored_dims()) / sizeof(uint64_t) + 1);
+	GraphScratch sc;
+	graph_scratch_init(sc, mem.data(), cap, stored_dims());
+	HnswlibGraph g{this};
+	connect_unreachable(g, rs, sc, graph.enterpoint_node_, params.m, &unreachable_found, &unreachable_linked);
+}
 
 static void copy_error(char *dst, size_t size, const char *src)
 {

@@ -25,7 +25,7 @@ namespace prism {
 namespace hnsw {
 
 constexpr uint32_t kMagic = 0x5052534d;	 // "PRSM"
-constexpr uint32_t kFormatVersion = 2;
+constexpr uint32_t kFormatVersion = 3;
 constexpr uint32_t kInvalidId = 0xffffffffu;
 constexpr uint32_t kInvalidBlock = 0xffffffffu;
 constexpr int kMaxLevel = 16;		   // levels are capped so upper links fit one item
@@ -58,7 +58,11 @@ struct ElementHeader {
 	uint8_t level;
 	uint16_t n_tids;
 	uint16_t n_links0;
-	uint16_t reserved;
+	// Level-0 links to this element from other element records (version 3): a lower bound, as
+	// a link's removal is counted no later than the WAL record that removes it and its
+	// creation no earlier; kInLinksMany once it overflows (then never decremented). A pruning
+	// keeps a link whose target this count does not show to have another in-link.
+	uint16_t in_links0;
 	uint32_t upper_block;	 // upper links item (kInvalidBlock when level == 0)
 	uint16_t upper_offset;	 // line pointer number of the upper item
 	uint16_t reserved2;
@@ -92,6 +96,15 @@ inline size_t element_record_size(int m, int dims) { return vector_offset(m) + s
 inline size_t upper_item_size(int m, int level)
 {
 	return ((sizeof(uint16_t) * level + 3) & ~size_t(3)) + sizeof(uint32_t) * m * level;
+}
+constexpr uint16_t kInLinksMany = 0xffff;
+// `count` moved by `delta`, saturating: kInLinksMany sticks, 0 does not go below.
+inline uint16_t in_links_step(uint16_t count, int delta)
+{
+	if (count == kInLinksMany)
+		return count;
+	int v = (int) count + delta;
+	return (uint16_t) (v < 0 ? 0 : v > kInLinksMany ? kInLinksMany : v);
 }
 inline int max_links(int m, int level) { return level == 0 ? 2 * m : m; }
 // Item `off` (1-based) of a page of `kind` may hold an upper links item.

@@ -167,12 +167,22 @@ void search_layer(Store &s, const float *q, const Candidate *eps, int n_eps, int
 	}
 }
 
+// A pruned level-0 list keeps its link to an element that has fewer than this many other
+// in-links (by the element's count, a lower bound). One keeps every element reachable; three
+// also keep the weakly linked ones within reach of a narrow beam (an element whose only path in
+// is long is as good as lost to a search).
+constexpr int kKeptInLinks = 3;
+
 // hnswlib's neighbour-selection heuristic: walk candidates from nearest to farthest and keep
 // one only if it is closer to the base than to every neighbour kept so far. `cands` must be
 // sorted by distance to the base; `vecs[i]` is the vector of cands[i] (dims floats each).
-// Writes up to max_n chosen indexes into `chosen`; returns how many.
+// `must_keep` (optional): candidates kept whatever the heuristic says (a pruned list must not
+// drop the last in-link of an element, or no search reaches it); they count as kept neighbours
+// for the others, and when there are more than max_n of them the nearest win.
+// Writes up to max_n chosen indexes into `chosen`, nearest first; returns how many.
 template <class Store>
-int select_neighbors(Store &s, const Candidate *cands, const float *vecs, size_t dims, int n, int max_n, int *chosen)
+int select_neighbors(Store &s, const Candidate *cands, const float *vecs, size_t dims, int n, int max_n, int *chosen,
+					 const bool *must_keep = nullptr)
 {
 	int kept = 0;
 	if (n <= max_n) {
@@ -180,7 +190,18 @@ int select_neighbors(Store &s, const Candidate *cands, const float *vecs, size_t
 			chosen[kept++] = i;
 		return kept;
 	}
+	int must_left = 0;	// must-keep candidates not reached yet
+	if (must_keep)
+		for (int i = 0; i < n; i++)
+			must_left += must_keep[i] ? 1 : 0;
 	for (int i = 0; i < n && kept < max_n; i++) {
+		if (must_keep && must_keep[i]) {
+			chosen[kept++] = i;
+			must_left--;
+			continue;
+		}
+		if (kept + must_left >= max_n)
+			continue;  // the rest of the room belongs to must-keep candidates
 		bool good = true;
 		for (int j = 0; j < kept; j++) {
 			float d = s.pair_distance(vecs + i * dims, vecs + chosen[j] * dims);

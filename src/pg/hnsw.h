@@ -65,9 +65,24 @@ struct PageOpaque {
 
 inline PageOpaque *page_opaque(Page page) { return (PageOpaque *) PageGetSpecialPointer(page); }
 
+// hnsw_meta.cpp: the metapage is read and changed only through these.
+void read_shape(Relation index, IndexShape *shape);	 // copies the metapage, ERRORs if bad
+// Copies the metapage into *meta once the page checker passed it (ranges against nblocks;
+// InvalidBlockNumber skips them); ERRORs otherwise.
+void meta_read(Relation index, BlockNumber nblocks, MetaPageData *meta);
+// Whether a VACUUM left deleted elements to free (false on an unreadable metapage).
+bool meta_vacuum_pending(Relation index);
+// Changes the metapage under an exclusive lock: `change` edits a copy and says whether it
+// changed anything; if so, one WAL record (the metapage) writes the copy back.
+bool meta_change(Relation index, bool (*change)(MetaPageData *meta, void *arg), void *arg);
+template <class F> bool meta_update(Relation index, F change)
+{
+	return meta_change(
+		index, [](MetaPageData *meta, void *arg) { return (*static_cast<F *>(arg))(meta); }, &change);
+}
+
 // hnsw_pages.cpp
 void init_page(Page page, uint16 kind);
-void read_shape(Relation index, IndexShape *shape);	 // copies the metapage, ERRORs if bad
 void shape_from_meta(const MetaPageData *meta, IndexShape *shape);
 MetaPageData *page_meta(Page page);
 size_t element_item_space();
@@ -122,11 +137,24 @@ struct PgStore {
 	void prefetch(uint32_t id);
 	int links(uint32_t id, int level, uint32_t *out);
 	void vector(uint32_t id, float *out);
-	uint8_t vector_flags(uint32_t id, float *out);	// copies the vector of live/deleted elements
+	// Copies the vector of live/deleted elements and (in_links0 non-null) their in-link count.
+	uint8_t vector_flags(uint32_t id, float *out, uint16_t *in_links0 = nullptr);
 	float pair_distance(const float *a, const float *b) { return metric_distance(*shape, a, b); }
 	bool grow(CandidateArray &a, size_t need);
 };
 void store_init(PgStore *s, Relation index, const IndexShape *shape);
+
+// The reads of the core graph operations (src/core/hnsw_graph.h) over a PgStore; insert and
+// vacuum add what differs between them (which elements are usable, how a list is written).
+struct PgGraphReads {
+	PgStore *store;
+
+	size_t dimensions() const { return store->shape->dims; }
+	float pair_distance(const float *a, const float *b) const { return metric_distance(*store->shape, a, b); }
+	int links(uint32 id, int level, uint32 *out) { return store->links(id, level, out); }
+	void vector(uint32 id, float *out) { store->vector(id, out); }
+	uint16 stored_in_links(uint32 id);
+};
 // Reads the element header (copy) and its heap TIDs; returns false if id is not a valid slot.
 bool store_element(PgStore *s, uint32 id, ElementHeader *hdr);
 // Counts one step along the duplicate chain of element `head`: a chain longer than the index has
@@ -136,6 +164,23 @@ void count_chain_step(PgStore *s, uint64 *steps, uint32 head);
 // Per-backend visited set sized for the index (hnsw_scan.cpp).
 VisitedSet *acquire_visited(size_t capacity, bool *shared);
 void release_visited(VisitedSet *v, bool shared);
+
+// hnsw_links.cpp: replaces the level-0 links of element `owner` (old_links[0..n_old), as the
+// caller read them; NULL: read here) by links[0..n) (links NULL: the list stays) and keeps the
+// in-link counts of the elements gained or lost right, adding owner_delta to the owner's own
+// count (for a link to it made elsewhere: +1); a gain or loss of `counted_by_caller` is left to
+// the caller (an insert counts its new element's in-links once). The caller holds kWriterLock. Writes one WAL
+// record, more if the counts touch more than 4 pages.
+void write_links0(Relation index, BufferAccessStrategy strategy, const IndexShape &sh, uint32 owner,
+				  const uint32 *old_links, int n_old, const uint32 *links, int n, int owner_delta,
+				  uint32 counted_by_caller = kInvalidId);
+// The same at any level (upper levels keep no counts: owner_delta and counted_by_caller apply at
+// level 0 only).
+void write_links(Relation index, BufferAccessStrategy strategy, const IndexShape &sh, uint32 id, int level,
+				 const uint32 *old_links, int n_old, const uint32 *links, int n, int owner_delta = 0,
+				 uint32 counted_by_caller = kInvalidId);
+// Adds `delta` to the level-0 in-link count of element `id` (one WAL record).
+void add_in_links(Relation index, const IndexShape &sh, uint32 id, int delta);
 
 // hnsw_insert.cpp: inserts one vector (already validated) with its heap TID.
 void insert_element(Relation index, const float *vec, ItemPointer heap_tid);

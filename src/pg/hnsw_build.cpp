@@ -294,6 +294,16 @@ static void write_graph(BuildState *bs)
 		return size;
 	};
 
+	// Level-0 in-link counts of the graph elements.
+	uint16 *in_links = (uint16 *) palloc_extended(sizeof(uint16) * (n ? n : 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	for (size_t k = 0; k < n; k++) {
+		const uint32 *links;
+		int nl = builder_links(bs->builder, k, 0, &links);
+		for (int i = 0; i < nl; i++)
+			if (links[i] < n && links[i] != k)
+				in_links[links[i]] = in_links_step(in_links[links[i]], +1);
+	}
+
 	// Element pages.
 	char *rec = (char *) palloc0(sh.record_size);
 	size_t voff = vector_offset(sh.m);
@@ -318,6 +328,7 @@ static void write_graph(BuildState *bs)
 			const uint32 *links;
 			int nl = builder_links(bs->builder, k, 0, &links);
 			h->n_links0 = nl;
+			h->in_links0 = in_links[k];
 			uint32 *dst = (uint32 *) (rec + links0_offset());
 			for (int i = 0; i < nl; i++)
 				dst[i] = record_id(links[i]);

@@ -74,6 +74,8 @@ struct Walk {
 	uint8 *n_tids;
 	uint8 *in_chain;
 	uint32 *dup_next;
+	uint16 *in_links;  // stored level-0 in-link counts
+	uint32 *in_found;  // level-0 links to each element from live and deleted elements
 	char *page;		   // private page copies
 	char *upper_page;
 	BlockNumber upper_block;  // block held in upper_page
@@ -302,6 +304,7 @@ static void scan_headers(Walk *w)
 			w->level[id] = h.level;
 			w->n_tids[id] = (uint8) Min(h.n_tids, 255);
 			w->dup_next[id] = h.dup_next;
+			w->in_links[id] = h.in_links0;
 			if (h.flags == kElementFree) {
 				w->free_slots++;
 				continue;
@@ -472,10 +475,16 @@ static void check_elements(Walk *w)
 				}
 				w->in_chain[cur] = 1;
 			}
+			int n0 = Min((int) h.n_links0, max_links(sh.m, 0));
+			for (int i = 0; i < n0; i++) {
+				uint32 t;
+				memcpy(&t, item + links0_offset() + sizeof(uint32) * i, sizeof(t));
+				if (t < w->capacity && t != id)
+					w->in_found[t]++;
+			}
 			// Links matter for live elements and for the entry point (scans start there).
 			if (f != kElementLive && id != w->meta.entry_point)
 				continue;
-			int n0 = Min((int) h.n_links0, max_links(sh.m, 0));
 			for (int i = 0; i < n0; i++) {
 				uint32 t;
 				memcpy(&t, item + links0_offset() + sizeof(uint32) * i, sizeof(t));
@@ -493,6 +502,18 @@ static void check_elements(Walk *w)
 					break;
 				}
 		}
+	}
+}
+
+// In-link counts never exceed the links that exist (a pruning trusts them to drop a link).
+static void check_in_links(Walk *w)
+{
+	for (uint32 id = 0; id < w->capacity; id++) {
+		uint8 f = w->flags[id];
+		if ((f == kElementLive || f == kElementDeleted) && w->in_links[id] != kInLinksMany &&
+			w->in_links[id] > w->in_found[id])
+			report(w, "in-link count too high", id, "the record counts %u level-0 in-links, %u elements link to it",
+				   w->in_links[id], w->in_found[id]);
 	}
 }
 
@@ -554,6 +575,8 @@ static bool walk_headers(Walk *w)
 	w->n_tids = (uint8 *) palloc_extended(cap + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	w->in_chain = (uint8 *) palloc_extended(cap + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	w->dup_next = (uint32 *) palloc_extended(sizeof(uint32) * (cap + 1), MCXT_ALLOC_HUGE);
+	w->in_links = (uint16 *) palloc_extended(sizeof(uint16) * (cap + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	w->in_found = (uint32 *) palloc_extended(sizeof(uint32) * (cap + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	w->vec = (float *) palloc(sizeof(float) * w->sh.dims);
 	scan_headers(w);
 	return true;
@@ -608,6 +631,7 @@ PRISM_FUNCTION(prism_index_check)
 	walk_init(&w, rel, rsinfo->setResult, rsinfo->setDesc);
 	if (walk_headers(&w)) {
 		check_elements(&w);
+		check_in_links(&w);
 		check_entry(&w);
 	}
 	UnlockPage(rel, kWriterLock, ShareLock);

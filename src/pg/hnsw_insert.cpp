@@ -14,6 +14,7 @@
 // existing element (or its chain of overflow records), so thousands of copies cost nothing.
 #include <cmath>
 
+#include "core/hnsw_graph.h"
 #include "pg/hnsw.h"
 #include "pg/vector.h"
 
@@ -35,6 +36,8 @@ struct Inserter {
 	CandidateArray frontier, result;
 	VisitedSet *visited;
 	bool visited_shared;
+	uint32 new_id;		 // the element being inserted, once written
+	int new_in_links;	 // level-0 back-links it got so far (written at the end)
 };
 
 static void set_tid(HeapTid *dst, ItemPointer src)
@@ -46,22 +49,16 @@ static void set_tid(HeapTid *dst, ItemPointer src)
 
 static void read_meta(Inserter *ins)
 {
-	Buffer buf = ReadBuffer(ins->index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	// Inserts follow the metapage's block hints: they must lie inside the index.
-	verify_meta(ins->index, BufferGetPage(buf), RelationGetNumberOfBlocks(ins->index), &ins->meta);
-	UnlockReleaseBuffer(buf);
+	meta_read(ins->index, RelationGetNumberOfBlocks(ins->index), &ins->meta);
 }
 
 static void write_meta(Inserter *ins)
 {
-	Buffer buf = ReadBuffer(ins->index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	GenericXLogState *state = GenericXLogStart(ins->index);
-	Page page = GenericXLogRegisterBuffer(state, buf, 0);
-	memcpy(page_meta(page), &ins->meta, sizeof(MetaPageData));
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
+	meta_update(ins->index, [ins](MetaPageData *m) {
+		*m = ins->meta;
+		return true;
+	});
 }
 
 // Pins, exclusively locks and registers the page of element `id`; returns its item pointer
@@ -266,130 +263,68 @@ static void place_upper(Inserter *ins, const char *item, size_t size, BlockNumbe
 	ins->meta_dirty = true;
 }
 
-// Replaces the level-`level` links of element `id`.
-static void write_links(Inserter *ins, uint32 id, int level, const uint32 *links, int n)
+// Backend-lifetime work space of the graph operations (an insert needs room for up to
+// ef_construction candidate vectors, ~400 KB at 784-d): fresh palloc'd chunks that size are
+// malloc'd and freed per insert, and the page faults on touching them again measured ~9% of an
+// insert's CPU.
+static GraphScratch *graph_scratch(size_t cap, size_t dims)
 {
-	Buffer buf;
-	GenericXLogState *state;
-	char *item = begin_element_change(ins, id, &buf, &state);
-	ElementHeader *h = (ElementHeader *) item;
-	if (level == 0) {
-		memcpy(item + links0_offset(), links, sizeof(uint32) * n);
-		h->n_links0 = n;
-		finish_change(state, buf);
-		return;
+	static GraphScratch scratch;
+	static void *mem;
+	static size_t mem_size;
+	size_t need = graph_scratch_bytes(cap, dims);
+	if (mem_size < need) {
+		void *grown = MemoryContextAllocHuge(TopMemoryContext, need);
+		if (mem)
+			pfree(mem);
+		mem = grown;
+		mem_size = need;
 	}
-	BlockNumber ub = h->upper_block;
-	OffsetNumber uoff = h->upper_offset;
-	int elevel = h->level;
-	GenericXLogAbort(state);
-	UnlockReleaseBuffer(buf);
-	write_upper_links(ins->index, NULL, id, ub, uoff, elevel, ins->sh, level, links, n);
+	graph_scratch_init(scratch, mem, cap, dims);
+	return &scratch;
 }
 
-// Loads the vectors of `cands` into `vecs` (one record read each) and keeps only live
-// elements, compacting both arrays; returns how many remain.
-static int load_live(Inserter *ins, Candidate *cands, float *vecs, int n)
+// The graph store of the core graph operations during an insert (src/core/hnsw_graph.h).
+// Reads go through the inserter's PgStore (no content locks: the writer lock is held); list
+// changes are WAL-logged by write_links, which at level 0 also counts the new element's link
+// to the list's owner (every list an insert changes belongs to one of its chosen neighbours).
+struct InsertGraph : PgGraphReads {
+	Inserter *ins;
+
+	// see tops_up_lists() in core/hnsw_graph.h
+	bool top_up_lists() const { return ins->sh.metric == Metric::InnerProduct; }
+
+	bool load(uint32 id, int level, float *vec, uint16 *in_links)
+	{
+		return ins->store.vector_flags(id, vec, in_links) == kElementLive;
+	}
+	uint16 in_links(uint32 id)
+	{
+		return id == ins->new_id ? (uint16) Min(ins->new_in_links, (int) kInLinksMany) : stored_in_links(id);
+	}
+	void set_links(uint32 id, int level, const uint32 *old, int n_old, const uint32 *links, int n)
+	{
+		// every list an insert changes is a chosen neighbour's: the new element links to it
+		write_links(ins->index, NULL, ins->sh, id, level, old, n_old, links, n, 1, ins->new_id);
+	}
+};
+
+// Chooses up to `m` neighbours for the new element among the n candidates `cands` (distances
+// to it known), skipping elements that are not live; returns how many, ids in `out`.
+static int choose_new_neighbors(Inserter *ins, const Candidate *cands, int n, int m, uint32 *out)
 {
 	size_t dims = ins->sh.dims;
+	GraphScratch *sc = graph_scratch(Max(n, 2 * m) + 1, dims);
 	int live = 0;
 	for (int i = 0; i < n; i++) {
-		if (ins->store.vector_flags(cands[i].id, vecs + live * dims) != kElementLive)
+		if (ins->store.vector_flags(cands[i].id, sc->vecs + live * dims) != kElementLive)
 			continue;
-		cands[live++] = cands[i];
+		sc->cands[live] = cands[i];
+		sc->keep[live] = false;
+		live++;
 	}
-	return live;
-}
-
-// Backend-lifetime buffers for candidate vectors (an insert needs up to ef_construction of
-// them, ~200 KB at 784-d): fresh palloc'd chunks that size are malloc'd and freed per insert,
-// and the page faults on touching them again measured ~9% of an insert's CPU.
-enum ScratchSlot { kCandidateVectors, kSortedVectors, kScratchSlots };
-
-static float *vector_scratch(ScratchSlot slot, size_t floats)
-{
-	static float *buf[kScratchSlots];
-	static size_t cap[kScratchSlots];
-	if (cap[slot] < floats) {
-		size_t want = Max(floats, cap[slot] * 2);
-		float *grown = (float *) MemoryContextAllocHuge(TopMemoryContext, sizeof(float) * want);
-		if (buf[slot])
-			pfree(buf[slot]);
-		buf[slot] = grown;
-		cap[slot] = want;
-	}
-	return buf[slot];
-}
-
-// Selects up to max_n neighbours among `cands` (with their vectors in `vecs`) by hnswlib's
-// heuristic; sorts both arrays by distance first. Under inner product the list is then topped
-// up with the nearest candidates the heuristic pruned, as pgvector does (and VACUUM's repair
-// here): the heuristic alone keeps a few long vectors per list, and most elements, some of them
-// rows that answer queries, end up with no in-link.
-static int choose(Inserter *ins, Candidate *cands, float *vecs, int n, int max_n, uint32 *out)
-{
-	size_t dims = ins->sh.dims;
-	// Sort an index permutation, then apply it to both arrays.
-	int *order = (int *) palloc(sizeof(int) * (n > 0 ? n : 1));
-	for (int i = 0; i < n; i++)
-		order[i] = i;
-	std::sort(order, order + n, [&](int a, int b) { return cands[a].dist < cands[b].dist; });
-	Candidate *sc = (Candidate *) palloc(sizeof(Candidate) * (n > 0 ? n : 1));
-	float *sv = vector_scratch(kSortedVectors, dims * (n > 0 ? n : 1));
-	for (int i = 0; i < n; i++) {
-		sc[i] = cands[order[i]];
-		memcpy(sv + i * dims, vecs + order[i] * dims, sizeof(float) * dims);
-	}
-	int *chosen = (int *) palloc(sizeof(int) * (n > 0 ? n : 1));
-	int k = select_neighbors(ins->store, sc, sv, dims, n, max_n, chosen);
-	if (ins->sh.metric == Metric::InnerProduct && k < max_n && k < n) {
-		bool *taken = (bool *) palloc0(sizeof(bool) * n);
-		for (int i = 0; i < k; i++)
-			taken[chosen[i]] = true;
-		for (int i = 0; i < n && k < max_n; i++)
-			if (!taken[i])
-				chosen[k++] = i;
-		pfree(taken);
-	}
-	for (int i = 0; i < k; i++)
-		out[i] = sc[chosen[i]].id;
-	pfree(order);
-	pfree(sc);
-	pfree(chosen);
-	return k;
-}
-
-// Adds a back-link new_id -> at `level` of `nb`, pruning nb's list with the heuristic if full.
-static void add_backlink(Inserter *ins, uint32 nb, uint32 new_id, const float *new_vec, int level)
-{
-	int maxn = max_links(ins->sh.m, level);
-	int n = ins->store.links(nb, level, ins->link_buf);
-	for (int i = 0; i < n; i++)
-		if (ins->link_buf[i] == new_id)
-			return;
-	if (n < maxn) {
-		ins->link_buf[n++] = new_id;
-		write_links(ins, nb, level, ins->link_buf, n);
-		return;
-	}
-	size_t dims = ins->sh.dims;
-	float *nb_vec = (float *) palloc(sizeof(float) * dims);
-	ins->store.vector(nb, nb_vec);
-	Candidate *cands = (Candidate *) palloc(sizeof(Candidate) * (n + 1));
-	float *vecs = vector_scratch(kCandidateVectors, dims * (n + 1));
-	for (int i = 0; i < n; i++)
-		cands[i] = Candidate{0, ins->link_buf[i]};
-	int live = load_live(ins, cands, vecs, n);
-	for (int i = 0; i < live; i++)
-		cands[i].dist = metric_distance(ins->sh, vecs + i * dims, nb_vec);
-	cands[live] = Candidate{metric_distance(ins->sh, new_vec, nb_vec), new_id};
-	memcpy(vecs + live * dims, new_vec, sizeof(float) * dims);
-	uint32 *out = (uint32 *) palloc(sizeof(uint32) * maxn);
-	int k = choose(ins, cands, vecs, live + 1, maxn, out);
-	write_links(ins, nb, level, out, k);
-	pfree(out);
-	pfree(cands);
-	pfree(nb_vec);
+	InsertGraph g{{&ins->store}, ins};
+	return choose_neighbors(g, *sc, live, m, out);
 }
 
 // Adds heap_tid to the duplicate element `id`: into the element itself or the newest overflow
@@ -455,6 +390,7 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 	ins->store.writer = true;
 	const IndexShape &sh = ins->sh;
 	int m = sh.m;
+	ins->new_id = kInvalidId;
 	ins->link_buf = (uint32 *) palloc(sizeof(uint32) * (2 * m + 1));
 
 	int level = random_level(m);
@@ -499,10 +435,8 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 			memcpy(eps, ins->result.items, sizeof(Candidate) * n);
 			n_eps = n;
 			// Deleted elements are never chosen as neighbours.
-			float *vecs = vector_scratch(kCandidateVectors, sh.dims * (n > 0 ? n : 1));
-			int live = load_live(ins, ins->result.items, vecs, n);
 			chosen[l] = (uint32 *) palloc(sizeof(uint32) * m);
-			n_chosen[l] = choose(ins, ins->result.items, vecs, live, m, chosen[l]);
+			n_chosen[l] = choose_new_neighbors(ins, ins->result.items, n, m, chosen[l]);
 		}
 		release_visited(ins->visited, ins->visited_shared);
 	}
@@ -536,13 +470,21 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 		h->upper_offset = uo;
 	}
 	uint32 id = place_record(ins, rec);
+	ins->new_id = id;
 
 	// 2. back-links
-	for (int l = Min(level, ins->meta.entry_level); l >= 0; l--)
-		for (int i = 0; i < n_chosen[l]; i++)
-			add_backlink(ins, chosen[l][i], id, vec, l);
+	{
+		InsertGraph g{{&ins->store}, ins};
+		GraphScratch *sc = graph_scratch(2 * m + 1, sh.dims);
+		for (int l = Min(level, ins->meta.entry_level); l >= 0; l--)
+			for (int i = 0; i < n_chosen[l]; i++)
+				if (add_backlink(g, *sc, chosen[l][i], id, vec, l, m) && l == 0)
+					ins->new_in_links++;
+	}
 
-	// 3. metapage
+	// 3. the element's level-0 in-link count, then the metapage
+	if (ins->new_in_links > 0)
+		add_in_links(index, sh, id, ins->new_in_links);
 	if (entry == kInvalidId || level > ins->meta.entry_level) {
 		ins->meta.entry_point = id;
 		ins->meta.entry_level = level;

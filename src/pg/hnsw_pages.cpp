@@ -67,17 +67,6 @@ void report_corrupt(Relation index, const char *what, uint32 id)
 	pg_unreachable();
 }
 
-void read_shape(Relation index, IndexShape *shape)
-{
-	Buffer buf = ReadBuffer(index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	MetaPageData meta;
-	// Ranges against the index length are left to the readers (they know it already).
-	verify_meta(index, BufferGetPage(buf), InvalidBlockNumber, &meta);
-	UnlockReleaseBuffer(buf);
-	shape_from_meta(&meta, shape);
-}
-
 // Replaces the level-`level` (>= 1) links of element `id`, whose upper item (for an element of
 // `elevel` levels) is at (ub, uoff): one GenericXLog record on the upper page. The caller holds
 // the writer lock. Used by insert and vacuum.

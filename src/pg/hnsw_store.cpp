@@ -282,7 +282,7 @@ void PgStore::vector(uint32_t id, float *out)
 	unlock(l);
 }
 
-uint8_t PgStore::vector_flags(uint32_t id, float *out)
+uint8_t PgStore::vector_flags(uint32_t id, float *out, uint16_t *in_links0)
 {
 	Locked l;
 	const char *item = lock_element(this, id, &l);
@@ -291,6 +291,8 @@ uint8_t PgStore::vector_flags(uint32_t id, float *out)
 		return kElementFree;
 	}
 	uint8_t flags = ((const ElementHeader *) item)->flags;
+	if (in_links0)
+		*in_links0 = ((const ElementHeader *) item)->in_links0;
 	if (flags == kElementLive || flags == kElementDeleted) {
 		if (shape->span == 1)
 			memcpy(out, item + vector_offset(shape->m), sizeof(float) * shape->dims);
@@ -405,6 +407,12 @@ void count_chain_step(PgStore *s, uint64 *steps, uint32 head)
 	s->nblocks = RelationGetNumberOfBlocks(s->index);  // the index may have grown meanwhile
 	if (*steps > (uint64) s->nblocks * s->shape->per_page)
 		report_corrupt(s->index, "broken duplicate chain (a cycle)", head);
+}
+
+uint16 PgGraphReads::stored_in_links(uint32 id)
+{
+	ElementHeader h;
+	return store_element(store, id, &h) ? h.in_links0 : 0;
 }
 
 bool store_element(PgStore *s, uint32 id, ElementHeader *hdr)

@@ -18,11 +18,14 @@
 //      otherwise non-live) element is rebuilt from its live links plus the deleted neighbours'
 //      live neighbours (2-hop), plus a beam search when that leaves too few; chosen with the
 //      insert heuristic and topped up with the nearest pruned candidates; the new neighbours
-//      get a back-link. Then live elements with few level-0 in-links are reconnected as if
-//      inserted again. One WAL record per list;
-//   4. (lock held from here on, every page read again) empty overflow records are unlinked
-//      from live duplicate chains;
-//   5. deleted elements and overflow records no live chain references become kElementFree
+//      get a back-link by the insert's rule. Then live elements with few level-0 in-links are
+//      reconnected as if inserted again, and those a walk from the entry point misses get an
+//      in-link (hnsw_vacuum_repair.cpp, over the core graph operations of hnsw_graph.h). One
+//      WAL record per list, more when in-link counts of other pages change;
+//   4. (hnsw_vacuum_free.cpp; lock held from here on, every page read again) empty overflow
+//      records are unlinked from live duplicate chains;
+//   5. every element's level-0 in-link count is set to the links live elements hold; then
+//      deleted elements and overflow records no live chain references become kElementFree
 //      (one WAL record per page); the metapage's free-slot hint moves back to the first block
 //      with a free slot, so inserts reuse them.
 // Crash safety: every WAL record leaves a valid graph. Lists hold only live ids before any
@@ -32,12 +35,7 @@
 // job even if it finds no dead tuples (then Postgres calls cleanup without a bulkdelete).
 #include <cmath>
 
-#include "pg/hnsw.h"
-
-extern "C" {
-#include "commands/vacuum.h"
-#include "storage/lmgr.h"
-}
+#include "pg/hnsw_vacuum.h"
 
 using namespace prism::hnsw;
 
@@ -47,28 +45,12 @@ using namespace prism::hnsw;
 // vacuuming) is finished by the next VACUUM's cleanup.
 static void set_vacuum_pending(Relation index, bool pending)
 {
-	Buffer buf = ReadBuffer(index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	MetaPageData *m = page_meta(BufferGetPage(buf));
-	if (m->vacuum_pending == (uint8) pending) {
-		UnlockReleaseBuffer(buf);
-		return;
-	}
-	GenericXLogState *state = GenericXLogStart(index);
-	Page page = GenericXLogRegisterBuffer(state, buf, 0);
-	page_meta(page)->vacuum_pending = pending ? 1 : 0;
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
-}
-
-static bool vacuum_pending(Relation index)
-{
-	Buffer buf = ReadBuffer(index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	Page page = BufferGetPage(buf);
-	bool pending = !PageIsNew(page) && page_opaque(page)->kind == kPageMeta && page_meta(page)->vacuum_pending != 0;
-	UnlockReleaseBuffer(buf);
-	return pending;
+	meta_update(index, [pending](MetaPageData *m) {
+		if (m->vacuum_pending == (uint8) pending)
+			return false;
+		m->vacuum_pending = pending ? 1 : 0;
+		return true;
+	});
 }
 
 static IndexBulkDeleteResult *bulkdelete_impl(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
@@ -188,50 +170,10 @@ IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResu
 	return prism::prism_guarded([&] { return bulkdelete_impl(info, stats, callback, callback_state); });
 }
 
-
 namespace prism {
 namespace hnsw {
 
-constexpr uint8 kNoSlot = 0xff;	 // id has no element record (or an unreadable one)
-
-// Chain state of an overflow record, from walking the duplicate chains of live elements.
-enum ChainState : uint8 { kUnreferenced = 0, kReferenced = 1, kUnlink = 2 };
-
-struct Cleanup {
-	Relation index;
-	BufferAccessStrategy strategy;
-	IndexShape sh;
-	PgStore store;
-	MetaPageData meta;
-	BlockNumber nblocks;
-	uint32 capacity;  // every id known to the read pass is below this
-	bool relocked;	   // the writer lock was released since the read pass: inserts may have run
-	uint32 since_relock;
-	// Per id, from the read pass.
-	uint8 *flags;
-	uint8 *level;
-	uint8 *n_tids;
-	uint8 *chain;
-	uint32 *dup_next;
-	// Work space for one list repair.
-	VisitedSet seen;		// candidate de-duplication
-	VisitedSet visited;		// beam search
-	CandidateArray frontier, result;
-	uint32 *links, *links2;
-	Candidate *cands;
-	size_t cands_cap;
-	float *evec, *vecs;
-	int *chosen;
-	bool *taken;
-	uint32 *out;
-	uint32 *prev;  // usable links of the list being repaired
-	int n_prev;
-	// Statistics.
-	uint64 live, deleted, tids, lists_repaired, searches, backlinks, reconnected, unlinked, freed;
-	uint64 unreached, connected;
-};
-
-static void init_visited(VisitedSet *v, size_t capacity)
+void init_visited(VisitedSet *v, size_t capacity)
 {
 	v->marks = (uint32 *) palloc_extended(capacity * sizeof(uint32), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	v->capacity = capacity;
@@ -314,7 +256,7 @@ static void read_pass(Cleanup *c)
 // Safe because the deleted set is fixed once bulkdelete is done and inserts never create a
 // link to a deleted element; what inserts add (new ids, reused free slots) is looked up on disk
 // by usable(), and steps 4-5 re-read every page under the lock.
-static void yield_writer_lock(Cleanup *c)
+void yield_writer_lock(Cleanup *c)
 {
 	if (++c->since_relock < 64)
 		return;
@@ -325,7 +267,7 @@ static void yield_writer_lock(Cleanup *c)
 	c->relocked = true;
 }
 
-static bool is_freeable(const Cleanup *c, uint32 id)
+bool is_freeable(const Cleanup *c, uint32 id)
 {
 	return c->flags[id] == kElementDeleted || (c->flags[id] == kElementDuplicate && c->chain[id] != kReferenced);
 }
@@ -351,537 +293,13 @@ static void update_meta(Cleanup *c)
 	}
 	if (!changed)
 		return;
-	// Only the metapage is registered.
-	Buffer buf = ReadBuffer(c->index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	GenericXLogState *state = GenericXLogStart(c->index);
-	Page page = GenericXLogRegisterBuffer(state, buf, 0);
-	MetaPageData *m = page_meta(page);
-	m->entry_point = c->meta.entry_point;
-	m->entry_level = c->meta.entry_level;
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
+	meta_update(c->index, [c](MetaPageData *m) {
+		m->entry_point = c->meta.entry_point;
+		m->entry_level = c->meta.entry_level;
+		return true;
+	});
 	c->sh.entry_point = c->meta.entry_point;
 	c->sh.entry_level = c->meta.entry_level;
-}
-
-// Pins, exclusively locks and registers the (first) page of element `id`; returns its item in
-// the GenericXLog copy, or NULL (nothing held) if the slot is not a readable record.
-static char *begin_change(Cleanup *c, uint32 id, Buffer *buf, GenericXLogState **state)
-{
-	const IndexShape &sh = c->sh;
-	*buf = ReadBufferExtended(c->index, MAIN_FORKNUM, id_block(id, sh.per_page), RBM_NORMAL, c->strategy);
-	LockBuffer(*buf, BUFFER_LOCK_EXCLUSIVE);
-	*state = GenericXLogStart(c->index);
-	Page page = GenericXLogRegisterBuffer(*state, *buf, 0);
-	OffsetNumber off = id_slot(id, sh.per_page) + 1;
-	const unsigned char *raw = (const unsigned char *) page;
-	const unsigned char *item = NULL;
-	if (!pg_page::is_new(raw) && pg_page::kind(raw) == kPageElement && off <= pg_page::item_count(raw))
-		item = pg_page::item_at(raw, off, sh.span > 1 ? sh.chunk : sh.record_size);
-	if (item == NULL) {
-		GenericXLogAbort(*state);
-		UnlockReleaseBuffer(*buf);
-		return NULL;
-	}
-	return (char *) item;
-}
-
-// Replaces the level-`level` list of element `id` (one WAL record: the element page for level
-// 0, the upper page otherwise).
-static void write_list(Cleanup *c, uint32 id, int level, const uint32 *links, int n)
-{
-	Buffer buf;
-	GenericXLogState *state;
-	char *item = begin_change(c, id, &buf, &state);
-	if (!item)
-		report_corrupt(c->index, "element slot missing during vacuum", id);
-	ElementHeader *h = (ElementHeader *) item;
-	if (level == 0) {
-		memcpy(item + links0_offset(), links, sizeof(uint32) * n);
-		h->n_links0 = n;
-		GenericXLogFinish(state);
-		UnlockReleaseBuffer(buf);
-		return;
-	}
-	BlockNumber ub = h->upper_block;
-	OffsetNumber uoff = h->upper_offset;
-	int elevel = h->level;
-	GenericXLogAbort(state);
-	UnlockReleaseBuffer(buf);
-	write_upper_links(c->index, c->strategy, id, ub, uoff, elevel, c->sh, level, links, n);
-}
-
-// Copies the header of element `id` from its page; false if there is no valid record there.
-static bool read_header(Cleanup *c, uint32 id, ElementHeader *h)
-{
-	const IndexShape &sh = c->sh;
-	BlockNumber b = id_block(id, sh.per_page);
-	if (b == kMetaBlock || b >= RelationGetNumberOfBlocks(c->index))
-		return false;
-	Buffer buf = ReadBufferExtended(c->index, MAIN_FORKNUM, b, RBM_NORMAL, c->strategy);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	Page page = BufferGetPage(buf);
-	OffsetNumber off = id_slot(id, sh.per_page) + 1;
-	const unsigned char *raw = (const unsigned char *) page;
-	const unsigned char *item = NULL;
-	if (!pg_page::is_new(raw) && pg_page::kind(raw) == kPageElement && off <= pg_page::item_count(raw))
-		item = pg_page::item_at(raw, off, sh.span > 1 ? sh.chunk : sh.record_size);
-	bool ok = item != NULL && element_header_fault(*(const ElementHeader *) item, sh.m) == NULL;
-	if (ok)
-		memcpy(h, item, sizeof(ElementHeader));
-	UnlockReleaseBuffer(buf);
-	return ok;
-}
-
-// A valid neighbour at `level`: live and present on that level. Once inserts may have run
-// (the lock was yielded), ids the read pass did not see live are looked up on disk.
-static bool usable(Cleanup *c, uint32 id, int level)
-{
-	if (id < c->capacity && c->flags[id] != kElementFree && c->flags[id] != kNoSlot)
-		return c->flags[id] == kElementLive && c->level[id] >= level;
-	if (!c->relocked)
-		return false;
-	ElementHeader h;
-	if (!read_header(c, id, &h))
-		return false;
-	if (id < c->capacity) {
-		c->flags[id] = h.flags;
-		c->level[id] = h.level;
-	}
-	return h.flags == kElementLive && h.level >= level;
-}
-static bool live_id(Cleanup *c, uint32 id) { return usable(c, id, 0); }
-
-static void add_candidate(Cleanup *c, size_t *n, uint32 id)
-{
-	if (!visited_insert(c->seen, id))
-		return;
-	if (*n == c->cands_cap) {
-		c->cands_cap *= 2;
-		c->cands = (Candidate *) repalloc_huge(c->cands, c->cands_cap * sizeof(Candidate));
-	}
-	c->cands[(*n)++] = Candidate{0, id};
-}
-
-// Chooses up to max_n neighbours among c->cands[0..nc) for the element whose vector is `base`
-// (distances are computed here); writes them to c->out and returns how many. The insert
-// heuristic picks first; the list is then topped up with the nearest candidates it pruned
-// (as pgvector does): repaired lists lost neighbours, and full lists measured 0.02-0.06 higher
-// recall at ef_search 10-40 after deleting half of a 20k x 32-d set.
-static int choose_list(Cleanup *c, const float *base, size_t nc, int max_n)
-{
-	const IndexShape &sh = c->sh;
-	for (size_t i = 0; i < nc; i++) {
-		uint8_t f;
-		c->cands[i].dist = c->store.distance(c->cands[i].id, base, &f);
-	}
-	CandidateArray arr{c->cands, nc, c->cands_cap};
-	sort_ascending(arr);
-	// Keep the ef_construction nearest, as an insert's search would.
-	int keep = (int) Min(nc, (size_t) Max(sh.ef_construction, max_n));
-	int k;
-	if (keep > max_n) {
-		for (int i = 0; i < keep; i++)
-			c->store.vector(c->cands[i].id, c->vecs + (size_t) i * sh.dims);
-		k = select_neighbors(c->store, c->cands, c->vecs, sh.dims, keep, max_n, c->chosen);
-		bool *taken = c->taken;
-		for (int i = 0; i < keep; i++)
-			taken[i] = false;
-		for (int i = 0; i < k; i++)
-			taken[c->chosen[i]] = true;
-		for (int i = 0; i < keep && k < max_n; i++)
-			if (!taken[i])
-				c->chosen[k++] = i;
-	} else {
-		k = keep;
-		for (int i = 0; i < k; i++)
-			c->chosen[i] = i;
-	}
-	for (int i = 0; i < k; i++)
-		c->out[i] = c->cands[c->chosen[i]].id;
-	return k;
-}
-
-// Step 3 for one list: rewrites it if it names a non-live element; returns the new length, or
-// -1 if the list was fine. The usable old links are left in c->prev[0..c->n_prev).
-static int repair_list(Cleanup *c, uint32 id, int level, bool *have_vec)
-{
-	const IndexShape &sh = c->sh;
-	int max_n = max_links(sh.m, level);
-	int n = c->store.links(id, level, c->links);
-	bool bad = false;
-	for (int i = 0; i < n && !bad; i++)
-		bad = !usable(c, c->links[i], level) || c->links[i] == id;
-	if (!bad)
-		return -1;
-
-	visited_reset(c->seen);
-	visited_insert(c->seen, id);
-	size_t nc = 0;
-	c->n_prev = 0;
-	for (int i = 0; i < n; i++)
-		if (usable(c, c->links[i], level)) {
-			add_candidate(c, &nc, c->links[i]);
-			c->prev[c->n_prev++] = c->links[i];
-		}
-	for (int i = 0; i < n; i++) {
-		uint32 d = c->links[i];
-		if (d >= c->capacity || c->flags[d] != kElementDeleted || c->level[d] < level)
-			continue;
-		int n2 = c->store.links(d, level, c->links2);
-		for (int j = 0; j < n2; j++)
-			if (usable(c, c->links2[j], level))
-				add_candidate(c, &nc, c->links2[j]);
-	}
-	if (!*have_vec) {
-		c->store.vector(id, c->evec);
-		*have_vec = true;
-	}
-	// Too few 2-hop candidates (a whole neighbourhood was deleted): search as an insert would.
-	if (nc < (size_t) max_n && c->sh.entry_point != kInvalidId && c->sh.entry_point != id) {
-		c->searches++;
-		uint8_t f;
-		Candidate ep{c->store.distance(sh.entry_point, c->evec, &f), sh.entry_point};
-		greedy_descend(c->store, c->evec, ep, sh.entry_level, level, c->links2);
-		visited_reset(c->visited);
-		visited_insert(c->visited, ep.id);
-		search_layer(c->store, c->evec, &ep, 1, sh.ef_construction, level, c->visited, c->frontier, c->result,
-					 nullptr, c->links2, nullptr);
-		for (size_t i = 0; i < c->result.size; i++) {
-			uint32 r = c->result.items[i].id;
-			if (usable(c, r, level))
-				add_candidate(c, &nc, r);
-		}
-	}
-	int k = choose_list(c, c->evec, nc, max_n);
-	write_list(c, id, level, c->out, k);
-	c->lists_repaired++;
-	return k;
-}
-
-// Adds `id` to the level-`level` list of its new neighbour `nb` (repaired first if needed), as an
-// insert adds back-links: appended if there is room, else chosen with the heuristic.
-static void add_backlink(Cleanup *c, uint32 nb, uint32 id, int level)
-{
-	int max_n = max_links(c->sh.m, level);
-	bool have_vec = false;
-	repair_list(c, nb, level, &have_vec);
-	int n = c->store.links(nb, level, c->links);
-	for (int i = 0; i < n; i++)
-		if (c->links[i] == id)
-			return;
-	if (n < max_n) {
-		c->links[n++] = id;
-		write_list(c, nb, level, c->links, n);
-		c->backlinks++;
-		return;
-	}
-	if (!have_vec)
-		c->store.vector(nb, c->evec);
-	visited_reset(c->seen);
-	visited_insert(c->seen, nb);
-	size_t nc = 0;
-	for (int i = 0; i < n; i++)
-		add_candidate(c, &nc, c->links[i]);
-	add_candidate(c, &nc, id);
-	int k = choose_list(c, c->evec, nc, max_n);
-	for (int i = 0; i < k; i++)
-		if (c->out[i] == id) {
-			write_list(c, nb, level, c->out, k);
-			c->backlinks++;
-			return;
-		}
-}
-
-// Beam search (ef_construction) at level 0 from the entry point for `vec`; leaves c->result.
-static void search_near(Cleanup *c, const float *vec)
-{
-	const IndexShape &sh = c->sh;
-	uint8_t f;
-	Candidate ep{c->store.distance(sh.entry_point, vec, &f), sh.entry_point};
-	greedy_descend(c->store, vec, ep, sh.entry_level, 0, c->links2);
-	visited_reset(c->visited);
-	visited_insert(c->visited, ep.id);
-	search_layer(c->store, vec, &ep, 1, sh.ef_construction, 0, c->visited, c->frontier, c->result, nullptr,
-				 c->links2, nullptr);
-}
-
-// Level-0 in-links of every slot from the live elements the read pass saw.
-static uint16 *count_in_links(Cleanup *c)
-{
-	uint16 *indeg = (uint16 *) palloc_extended(sizeof(uint16) * c->capacity, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	for (uint32 id = 0; id < c->capacity; id++) {
-		if (c->flags[id] != kElementLive)
-			continue;
-		int n = c->store.links(id, 0, c->links);
-		for (int i = 0; i < n; i++)
-			if (c->links[i] < c->capacity && live_id(c, c->links[i]) && indeg[c->links[i]] < UINT16_MAX)
-				indeg[c->links[i]]++;
-	}
-	return indeg;
-}
-
-// Step 3b: live elements that few live elements link to at level 0 (deletion took their
-// in-links; hard or impossible to reach) get back-links from their nearest live elements, found
-// by a search as an insert would. The threshold (a third of a full level-0 list) took recall
-// after deleting half of a 20k x 32-d set from 0.969 to 0.994 at ef_search 40 (fresh build:
-// 0.997) for about 60% more vacuum time.
-static void reconnect_weak(Cleanup *c)
-{
-	const IndexShape &sh = c->sh;
-	uint16 *indeg = count_in_links(c);
-	int threshold = Max(1, 2 * sh.m / 3);
-	for (uint32 id = 0; id < c->capacity; id++) {
-		if (c->flags[id] != kElementLive || indeg[id] >= threshold || id == sh.entry_point)
-			continue;
-		yield_writer_lock(c);
-		c->reconnected++;
-		c->store.vector(id, c->evec);
-		search_near(c, c->evec);
-		visited_reset(c->seen);
-		visited_insert(c->seen, id);
-		size_t nc = 0;
-		for (size_t i = 0; i < c->result.size; i++)
-			if (live_id(c, c->result.items[i].id))
-				add_candidate(c, &nc, c->result.items[i].id);
-		int k = choose_list(c, c->evec, nc, sh.m);
-		uint32 nbs[kMaxM];
-		memcpy(nbs, c->out, sizeof(uint32) * k);
-		for (int i = 0; i < k; i++)
-			add_backlink(c, nbs[i], id, 0);
-	}
-	pfree(indeg);
-}
-
-// Marks the live elements (as the read pass saw them) a level-0 walk from `start` reaches.
-static void mark_reached(Cleanup *c, uint32 start, uint8 *reached, uint32 *stack)
-{
-	size_t top = 0;
-	reached[start] = 1;
-	stack[top++] = start;
-	uint32 steps = 0;
-	while (top > 0) {
-		if ((++steps & 1023) == 0)
-			vacuum_delay_point();
-		uint32 id = stack[--top];
-		int n = c->store.links(id, 0, c->links);
-		for (int i = 0; i < n; i++) {
-			uint32 nb = c->links[i];
-			if (nb < c->capacity && c->flags[nb] == kElementLive && !reached[nb]) {
-				reached[nb] = 1;
-				stack[top++] = nb;
-			}
-		}
-	}
-}
-
-// Gives unreachable element `id` a level-0 in-link from the nearest reached element a search
-// finds: appended where a list has room, else in place of that list's farthest link whose
-// target keeps another in-link. False if no such list was found.
-static bool link_from_reached(Cleanup *c, uint32 id, const uint8 *reached, uint16 *indeg, bool *replaced)
-{
-	const IndexShape &sh = c->sh;
-	size_t dims = sh.dims;
-	c->store.vector(id, c->evec);
-	search_near(c, c->evec);
-	sort_ascending(c->result);
-	int max_n = max_links(sh.m, 0);
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t r = 0; r < c->result.size; r++) {
-			uint32 nb = c->result.items[r].id;
-			if (nb == id || nb >= c->capacity || !reached[nb] || !live_id(c, nb))
-				continue;
-			int n = c->store.links(nb, 0, c->links);
-			int slot = -1;
-			if (pass == 0) {
-				if (n < max_n)
-					slot = n++;
-			} else {
-				float *nb_vec = c->vecs, *other = c->vecs + dims;
-				c->store.vector(nb, nb_vec);
-				float farthest = -INFINITY;
-				for (int i = 0; i < n; i++) {
-					uint32 t = c->links[i];
-					if (t == id || t >= c->capacity || indeg[t] < 2)
-						continue;
-					c->store.vector(t, other);
-					float d = metric_distance(sh, other, nb_vec);
-					if (d > farthest) {
-						farthest = d;
-						slot = i;
-					}
-				}
-				if (slot >= 0)
-					indeg[c->links[slot]]--;
-			}
-			if (slot < 0)
-				continue;
-			if (pass == 1)
-				*replaced = true;
-			c->links[slot] = id;
-			write_list(c, nb, 0, c->links, n);
-			indeg[id]++;
-			return true;
-		}
-	return false;
-}
-
-// Step 3c: live elements a level-0 walk from the entry point misses (their in-links are gone or
-// come only from other such elements), which no scan can return, get an in-link from a reached
-// element; what they lead to then counts as reached. Insertion and deletion leave such elements
-// (inserting Fashion-MNIST row by row left 233 of 60,000); as at build time, worth_connecting
-// decides. With take_lock, the walk runs without the writer lock (inserts go on; reached[] may
-// miss what they link, which costs at most a link) and the repairs take it.
-static void connect_unreachable(Cleanup *c, bool take_lock)
-{
-	if (c->sh.entry_point == kInvalidId || c->sh.entry_point >= c->capacity)
-		return;
-	uint8 *reached = (uint8 *) palloc_extended(c->capacity, MCXT_ALLOC_HUGE);
-	uint32 *stack = (uint32 *) palloc_extended(sizeof(uint32) * c->capacity, MCXT_ALLOC_HUGE);
-	uint16 *indeg = NULL;
-	bool locked = !take_lock;
-	// A replaced link can cut off what only it led to, so the walk is redone after a round that
-	// replaced links (in practice one round).
-	for (int round = 0; round < 3; round++) {
-		memset(reached, 0, c->capacity);
-		mark_reached(c, c->sh.entry_point, reached, stack);
-		uint64 live = 0, missed = 0;
-		for (uint32 id = 0; id < c->capacity; id++)
-			if (c->flags[id] == kElementLive) {
-				live++;
-				if (!reached[id])
-					missed++;
-			}
-		if (round == 0)
-			c->unreached = missed;
-		if (!worth_connecting(missed, live))
-			break;
-		if (indeg == NULL)
-			indeg = count_in_links(c);
-		if (!locked) {
-			LockPage(c->index, kWriterLock, ExclusiveLock);
-			locked = true;
-		}
-		bool replaced = false;
-		for (uint32 id = 0; id < c->capacity; id++) {
-			if (c->flags[id] != kElementLive || reached[id])
-				continue;
-			yield_writer_lock(c);
-			if (!live_id(c, id) || !link_from_reached(c, id, reached, indeg, &replaced))
-				continue;
-			c->connected++;
-			mark_reached(c, id, reached, stack);
-		}
-		if (!replaced)
-			break;
-	}
-	if (take_lock && locked)
-		UnlockPage(c->index, kWriterLock, ExclusiveLock);
-	if (indeg)
-		pfree(indeg);
-	pfree(stack);
-	pfree(reached);
-}
-
-// Step 3 for one element: every level, then back-links from its new neighbours.
-static void repair_element(Cleanup *c, uint32 id)
-{
-	bool have_vec = false;
-	for (int l = 0; l <= c->level[id] && l <= kMaxLevel; l++) {
-		int k = repair_list(c, id, l, &have_vec);
-		if (k < 0)
-			continue;
-		uint32 fresh[2 * kMaxM];
-		int n_fresh = 0;
-		for (int i = 0; i < k; i++) {
-			bool old = false;
-			for (int j = 0; j < c->n_prev && !old; j++)
-				old = c->prev[j] == c->out[i];
-			if (!old)
-				fresh[n_fresh++] = c->out[i];
-		}
-		for (int i = 0; i < n_fresh; i++)
-			add_backlink(c, fresh[i], id, l);
-		have_vec = false;  // evec was reused for the neighbours
-	}
-}
-
-// Step 4: unlinks empty overflow records from live chains (one record per changed page).
-static void unlink_empty(Cleanup *c)
-{
-	for (uint32 id = 0; id < c->capacity; id++) {
-		if (c->flags[id] != kElementLive)
-			continue;
-		uint32 prev = id;
-		uint32 guard = 0;
-		for (uint32 cur = c->dup_next[id]; cur < c->capacity && guard++ < c->capacity;) {
-			if (c->flags[cur] != kElementDuplicate || c->chain[cur] == kUnreferenced)
-				break;
-			uint32 next = c->dup_next[cur];
-			if (c->chain[cur] != kUnlink) {
-				prev = cur;
-				cur = next;
-				continue;
-			}
-			Buffer buf;
-			GenericXLogState *state;
-			char *item = begin_change(c, prev, &buf, &state);
-			if (!item)
-				break;
-			((ElementHeader *) item)->dup_next = next;
-			GenericXLogFinish(state);
-			UnlockReleaseBuffer(buf);
-			c->dup_next[prev] = next;
-			c->unlinked++;
-			cur = next;
-		}
-	}
-}
-
-// Step 5: marks freeable records kElementFree, one WAL record per page.
-static void free_slots(Cleanup *c)
-{
-	const IndexShape &sh = c->sh;
-	for (BlockNumber b = 1; b < c->nblocks; b++) {
-		uint32 first = make_id(b, 0, sh.per_page);
-		bool any = false;
-		for (uint32 s = 0; s < sh.per_page && !any; s++)
-			any = is_freeable(c, first + s);
-		if (!any)
-			continue;
-		vacuum_delay_point();
-		Buffer buf = ReadBufferExtended(c->index, MAIN_FORKNUM, b, RBM_NORMAL, c->strategy);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		GenericXLogState *state = GenericXLogStart(c->index);
-		Page page = GenericXLogRegisterBuffer(state, buf, 0);
-		OffsetNumber max = PageGetMaxOffsetNumber(page);
-		size_t expect = sh.span > 1 ? sh.chunk : sh.record_size;
-		int n = 0;
-		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
-			uint32 id = first + off - 1;
-			ElementHeader *h = (ElementHeader *) pg_page::item_at((const unsigned char *) page, off, expect);
-			if (!is_freeable(c, id) || h == NULL)
-				continue;
-			if (h->flags != c->flags[id])
-				continue;
-			h->flags = kElementFree;
-			h->level = 0;
-			h->n_tids = 0;
-			h->n_links0 = 0;
-			h->upper_block = kInvalidBlock;
-			h->upper_offset = 0;
-			h->dup_next = kInvalidId;
-			c->flags[id] = kElementFree;
-			n++;
-		}
-		if (n > 0)
-			GenericXLogFinish(state);
-		else
-			GenericXLogAbort(state);
-		UnlockReleaseBuffer(buf);
-		c->freed += n;
-	}
 }
 
 // Clears vacuum_pending and points the free-slot hint at the first block with a free slot (one
@@ -893,22 +311,16 @@ static void finish_meta(Cleanup *c)
 		for (uint32 id = 0; id < c->capacity && first_free == kInvalidBlock; id++)
 			if (c->flags[id] == kElementFree)
 				first_free = id_block(id, c->sh.per_page);
-	Buffer buf = ReadBuffer(c->index, kMetaBlock);
-	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	MetaPageData *m = page_meta(BufferGetPage(buf));
-	bool hint = first_free != kInvalidBlock && (m->free_hint_block == kInvalidBlock || first_free < m->free_hint_block);
-	if (!hint && m->vacuum_pending == 0) {
-		UnlockReleaseBuffer(buf);
-		return;
-	}
-	GenericXLogState *state = GenericXLogStart(c->index);
-	Page page = GenericXLogRegisterBuffer(state, buf, 0);
-	m = page_meta(page);
-	if (hint)
-		m->free_hint_block = first_free;
-	m->vacuum_pending = 0;
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(buf);
+	meta_update(c->index, [first_free](MetaPageData *m) {
+		bool hint =
+			first_free != kInvalidBlock && (m->free_hint_block == kInvalidBlock || first_free < m->free_hint_block);
+		if (!hint && m->vacuum_pending == 0)
+			return false;
+		if (hint)
+			m->free_hint_block = first_free;
+		m->vacuum_pending = 0;
+		return true;
+	});
 }
 
 // Working memory of step 3.
@@ -916,19 +328,19 @@ static void prepare_repair(Cleanup *c)
 {
 	size_t cap = c->capacity;
 	int m = c->sh.m;
-	init_visited(&c->seen, cap);
+	init_visited(&c->repair.seen, cap);
 	init_visited(&c->visited, cap);
 	init_candidates(&c->frontier, c->sh.ef_construction * 2);
 	init_candidates(&c->result, c->sh.ef_construction + 1);
 	c->links = (uint32 *) palloc(sizeof(uint32) * (2 * m + 1));
 	c->links2 = (uint32 *) palloc(sizeof(uint32) * (2 * m + 1));
-	c->cands_cap = 4 * m * m + 2 * m + c->sh.ef_construction;
-	c->cands = (Candidate *) palloc(sizeof(Candidate) * c->cands_cap);
-	c->evec = (float *) palloc(sizeof(float) * c->sh.dims);
-	size_t max_keep = Max(c->sh.ef_construction, 2 * m);
-	c->vecs = (float *) palloc_extended(sizeof(float) * c->sh.dims * max_keep, MCXT_ALLOC_HUGE);
-	c->chosen = (int *) palloc(sizeof(int) * max_keep);
-	c->taken = (bool *) palloc(sizeof(bool) * max_keep);
+	c->repair.cap = repair_candidates(m, c->sh.ef_construction);
+	c->repair.cands = (Candidate *) palloc(sizeof(Candidate) * c->repair.cap);
+	c->repair.links2 = (uint32 *) palloc(sizeof(uint32) * (2 * kMaxM + 1));
+	c->idvec = (float *) palloc(sizeof(float) * c->sh.dims);
+	size_t graph_cap = Max(c->sh.ef_construction, 2 * m) + 1;
+	graph_scratch_init(c->graph, palloc_extended(graph_scratch_bytes(graph_cap, c->sh.dims), MCXT_ALLOC_HUGE), graph_cap,
+					   c->sh.dims);
 	c->out = (uint32 *) palloc(sizeof(uint32) * 2 * m);
 	c->prev = (uint32 *) palloc(sizeof(uint32) * 2 * m);
 }
@@ -952,10 +364,7 @@ static void cleanup_impl(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	LockPage(index, kWriterLock, ExclusiveLock);
 
 	Cleanup *c = new_cleanup(info);
-	Buffer mbuf = ReadBuffer(index, kMetaBlock);
-	LockBuffer(mbuf, BUFFER_LOCK_SHARE);
-	memcpy(&c->meta, page_meta(BufferGetPage(mbuf)), sizeof(MetaPageData));
-	UnlockReleaseBuffer(mbuf);
+	meta_read(index, InvalidBlockNumber, &c->meta);
 	read_pass(c);
 
 	bool any_freeable = false;
@@ -978,6 +387,7 @@ static void cleanup_impl(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		// Steps 4-5 under one lock hold, from a fresh read of every page.
 		read_pass(c);
 		unlink_empty(c);
+		recount_in_links(c);
 		free_slots(c);
 	}
 	finish_meta(c);
@@ -1026,7 +436,7 @@ IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteR
 		// NULL when no bulkdelete ran: only unreachable elements to connect, unless an earlier
 		// VACUUM left deleted elements behind.
 		if (stats == NULL) {
-			if (!vacuum_pending(info->index)) {
+			if (!meta_vacuum_pending(info->index)) {
 				prism::hnsw::connect_impl(info);
 				return stats;
 			}

@@ -53,6 +53,11 @@ struct MemStore {
 	uint32_t entry_point = prism::hnsw::kInvalidId;
 	int max_level = -1;
 	uint64_t grow_calls = 0;
+	// For the graph operations (src/core/hnsw_graph.h): deleted marks and level-0 in-link
+	// counts, kept by set_links as the extension keeps them in each record.
+	std::vector<uint8_t> deleted;
+	std::vector<uint16_t> in_counts;
+	uint64_t set_links_calls = 0;
 
 	void init(size_t n, size_t d, int m_, Metric metric_)
 	{
@@ -66,6 +71,8 @@ struct MemStore {
 		records.assign(n * record_words, 0);
 		levels.assign(n, 0);
 		upper.assign(n, {});
+		deleted.assign(n, 0);
+		in_counts.assign(n, 0);
 	}
 	size_t size() const { return levels.size(); }
 	uint32_t *record(uint32_t id) { return records.data() + id * record_words; }
@@ -107,6 +114,42 @@ struct MemStore {
 	}
 	void vector(uint32_t id, float *out) { memcpy(out, vec(id), sizeof(float) * dims); }
 	void prefetch(uint32_t id) { __builtin_prefetch(record(id)); }
+	// The graph store interface.
+	size_t dimensions() const { return dims; }
+	bool load(uint32_t id, int level, float *out, uint16_t *in_links)
+	{
+		if (id >= size() || deleted[id] || levels[id] < level)
+			return false;
+		vector(id, out);
+		*in_links = in_counts[id];
+		return true;
+	}
+	uint16_t in_links(uint32_t id) { return in_counts[id]; }
+	void set_links(uint32_t id, int level, const uint32_t *old, int n_old, const uint32_t *ids, int n)
+	{
+		set_links_calls++;
+		if (ids == nullptr)
+			return;
+		if (level == 0) {
+			for (int i = 0; i < n_old; i++)
+				in_counts[old[i]] = prism::hnsw::in_links_step(in_counts[old[i]], -1);
+			for (int i = 0; i < n; i++)
+				in_counts[ids[i]] = prism::hnsw::in_links_step(in_counts[ids[i]], +1);
+		}
+		set_links(id, level, ids, n);
+	}
+	// Level-0 in-link counts from the lists (what the counts must equal).
+	std::vector<uint16_t> count_in_links()
+	{
+		std::vector<uint16_t> c(size(), 0);
+		for (uint32_t id = 0; id < size(); id++) {
+			const uint32_t *r = record(id);
+			for (uint32_t i = 0; i < r[0]; i++)
+				c[r[1 + i]]++;
+		}
+		return c;
+	}
+
 	// Candidate is trivially copyable, so realloc may move the items.
 	bool grow(CandidateArray &a, size_t need)
 	{

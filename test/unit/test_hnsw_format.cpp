@@ -12,11 +12,12 @@ namespace {
 
 using namespace prism::hnsw;
 
-// Format version 1. ElementHeader: flags, level (1+1), n_tids, n_links0, reserved (2+2+2),
+// Format version 3. ElementHeader: flags, level (1+1), n_tids, n_links0, in_links0 (2+2+2),
 // upper_block (4), upper_offset, reserved2 (2+2), dup_next (4), 8 heap TIDs of 6 bytes = 68.
 static_assert(sizeof(HeapTid) == 6, "HeapTid is on-disk format: bump kFormatVersion");
 static_assert(sizeof(ElementHeader) == 68, "ElementHeader is on-disk format: bump kFormatVersion");
 static_assert(alignof(ElementHeader) == 4, "links and vector follow the header 4-byte aligned");
+static_assert(offsetof(ElementHeader, in_links0) == 6, "on-disk format");
 static_assert(offsetof(ElementHeader, upper_block) == 8, "on-disk format");
 static_assert(offsetof(ElementHeader, dup_next) == 16, "on-disk format");
 static_assert(offsetof(ElementHeader, tids) == 20, "on-disk format");
@@ -24,7 +25,7 @@ static_assert(offsetof(ElementHeader, tids) == 20, "on-disk format");
 static_assert(sizeof(MetaPageData) == 56, "MetaPageData is on-disk format: bump kFormatVersion");
 static_assert(offsetof(MetaPageData, entry_point) == 28, "on-disk format");
 static_assert(offsetof(MetaPageData, inserted) == 48, "on-disk format");
-static_assert(kFormatVersion == 2, "format changed: update the sizes pinned in this file");
+static_assert(kFormatVersion == 3, "format changed: update the sizes pinned in this file");
 
 // A Postgres 8 KiB page as src/pg/hnsw_pages.cpp sees it: 24-byte page header, 8-byte special
 // space (PageOpaque), 4-byte line pointers; one item may take everything but its line pointer.
@@ -191,6 +192,16 @@ TEST(HnswFormat, Constants)
 	EXPECT_LE(2 * kMaxM, 0xffff);  // n_links0 is uint16
 	EXPECT_NE(kElementFree, kElementLive);
 	EXPECT_NE(kElementDeleted, kElementDuplicate);
+}
+
+TEST(HnswFormat, InLinksStepSaturates)
+{
+	EXPECT_EQ(in_links_step(0, +1), 1);
+	EXPECT_EQ(in_links_step(0, -1), 0);
+	EXPECT_EQ(in_links_step(5, -2), 3);
+	EXPECT_EQ(in_links_step(kInLinksMany - 1, +1), kInLinksMany);
+	EXPECT_EQ(in_links_step(kInLinksMany - 1, +5), kInLinksMany);
+	EXPECT_EQ(in_links_step(kInLinksMany, -1), kInLinksMany);  // an overflowed count stays
 }
 
 }  // namespace

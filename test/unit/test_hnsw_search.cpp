@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <memory>
 #include <set>
 #include <thread>
 #include <vector>
@@ -331,6 +332,7 @@ struct Selection {
 		vecs.push_back(x);
 		vecs.push_back(y);
 	}
+	std::vector<bool> keep;	// per candidate (insertion order): must be kept
 	std::vector<int> run(int max_n)
 	{
 		// Sorted by distance to the base, as the caller must supply them.
@@ -340,13 +342,17 @@ struct Selection {
 		std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cands[a].dist < cands[b].dist; });
 		std::vector<Candidate> c;
 		std::vector<float> v;
+		std::unique_ptr<bool[]> must(new bool[cands.size() + 1]);
+		size_t pos = 0;
 		for (size_t i : order) {
+			must[pos++] = i < keep.size() && keep[i];
 			c.push_back(cands[i]);
 			v.push_back(vecs[2 * i]);
 			v.push_back(vecs[2 * i + 1]);
 		}
 		std::vector<int> chosen(cands.size() + 1, -1);
-		int k = select_neighbors(s, c.data(), v.data(), 2, (int) c.size(), max_n, chosen.data());
+		int k = select_neighbors(s, c.data(), v.data(), 2, (int) c.size(), max_n, chosen.data(),
+								 keep.empty() ? nullptr : must.get());
 		std::vector<int> ids;	// report the candidates' ids (their insertion order)
 		for (int i = 0; i < k; i++)
 			ids.push_back((int) c[chosen[i]].id);
@@ -374,6 +380,53 @@ TEST(HnswSelectNeighbors, PrunesCandidateCloserToAKeptNeighbour)
 	sel.add(0, -3);		// 4: other direction, but max_n reached
 	std::vector<int> got = sel.run(3);
 	EXPECT_EQ(got, (std::vector<int>{0, 2, 3}));
+}
+
+// A pruning keeps a candidate it would hold the last in-link of, in place of heuristic picks.
+TEST(HnswSelectNeighbors, MustKeepSurvivesPruning)
+{
+	Selection sel;
+	sel.add(1, 0);		  // 0: nearest
+	sel.add(1.2f, 0.1f);  // 1: the heuristic prunes it (close to #0)
+	sel.add(0, 1.5f);	  // 2
+	sel.add(-2, 0);		  // 3
+	sel.add(0, -3);		  // 4
+	sel.keep = {false, true, false, false, false};
+	EXPECT_EQ(sel.run(3), (std::vector<int>{0, 1, 2}));
+	// A must-keep candidate occludes later ones like any kept neighbour.
+	sel.keep = {false, false, false, false, true};
+	EXPECT_EQ(sel.run(3), (std::vector<int>{0, 2, 4}));
+	sel.keep = {false, false, false, false, true};
+	EXPECT_EQ(sel.run(2), (std::vector<int>{0, 4}));
+	// More must-keep candidates than room: the nearest of them.
+	sel.keep = {false, true, true, true, true};
+	EXPECT_EQ(sel.run(3), (std::vector<int>{1, 2, 3}));
+	// Without pruning every candidate stays anyway.
+	EXPECT_EQ(sel.run(5), (std::vector<int>{0, 1, 2, 3, 4}));
+}
+
+TEST(HnswSelectNeighbors, MustKeepRandom)
+{
+	std::mt19937 rng(11);
+	std::uniform_real_distribution<float> u(-1, 1);
+	for (int trial = 0; trial < 50; trial++) {
+		Selection sel;
+		int n = 5 + trial % 30;
+		for (int i = 0; i < n; i++) {
+			sel.add(u(rng), u(rng));
+			sel.keep.push_back(rng() % 5 == 0);
+		}
+		for (int max_n : {2, 4, 8}) {
+			std::vector<int> got = sel.run(max_n);
+			ASSERT_LE(got.size(), (size_t) std::min(n, max_n));
+			int must = 0, must_got = 0;
+			for (int i = 0; i < n; i++)
+				must += sel.keep[i] ? 1 : 0;
+			for (int id : got)
+				must_got += sel.keep[id] ? 1 : 0;
+			EXPECT_EQ(must_got, std::min(must, max_n));
+		}
+	}
 }
 
 TEST(HnswSelectNeighbors, KeepsNearestAndNeverExceedsMax)
