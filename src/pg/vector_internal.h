@@ -21,6 +21,24 @@ inline void check_dim(int dim)
 						errmsg("vector cannot have more than %d dimensions", VECTOR_MAX_DIM)));
 }
 
+// The typmod of a column typed with a dimension (vector(n), halfvec(n), sparsevec(n)): exactly
+// one integer in 1..max_dim, else pgvector's errors naming the type.
+inline int32 dims_typmod_in(ArrayType *ta, const char *type_name, int max_dim)
+{
+	int n;
+	int32 *tl = ArrayGetIntegerTypmods(ta, &n);
+
+	if (n != 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("invalid type modifier")));
+	if (*tl < 1)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("dimensions for type %s must be at least 1", type_name)));
+	if (*tl > max_dim)
+		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						errmsg("dimensions for type %s cannot exceed %d", type_name, max_dim)));
+	return *tl;
+}
+
 // ERROR if a typmod is given and differs from dim.
 inline void check_expected_dim(int32 typmod, int dim)
 {
