@@ -1,10 +1,12 @@
 -- ivfflat and VACUUM: dead rows leave the lists, the survivors are all still found, the freed
 -- space is reused by later inserts (the index barely grows), and an index emptied by VACUUM
 -- takes rows again.
+-- A temporary table: its vacuum horizon is this session alone, so concurrent activity (an
+-- autovacuum ANALYZE of another table holding a snapshot) cannot keep dead rows in the index.
 SET jit = off;
 SET client_min_messages = warning;
 SELECT setseed(0.3);
-CREATE TABLE items (id int PRIMARY KEY, v vector(16));
+CREATE TEMP TABLE items (id int PRIMARY KEY, v vector(16));
 INSERT INTO items SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16) WHERE i > 0)::vector
 	FROM generate_series(1, 3000) i;
 CREATE INDEX items_idx ON items USING ivfflat (v vector_l2_ops) WITH (lists = 20);
