@@ -244,56 +244,11 @@ HALFVEC_CMP_FUNCTION(halfvec_cmp, Int32GetDatum(c))
 
 // avg(halfvec): the float8[] state {n, sum_1, ..., sum_dim} of avg(vector).
 
-static float8 *halfvec_state_values(ArrayType *a, const char *caller, int *len)
-{
-	if (ARR_NDIM(a) != 1 || ARR_DIMS(a)[0] < 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != FLOAT8OID)
-		elog(ERROR, "%s: expected state array", caller);
-	*len = ARR_DIMS(a)[0];
-	return (float8 *) ARR_DATA_PTR(a);
-}
-
-static ArrayType *halfvec_make_state(const float8 *values, int len)
-{
-	Datum *d = (Datum *) palloc(sizeof(Datum) * len);
-	for (int i = 0; i < len; i++)
-		d[i] = Float8GetDatum(values[i]);
-	ArrayType *r = construct_array(d, len, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
-	pfree(d);
-	return r;
-}
-
 PRISM_FUNCTION(halfvec_accum)
 {
-	ArrayType *state = PG_GETARG_ARRAYTYPE_P(0);
 	HalfVector *v = PG_GETARG_HALFVEC_P(1);
-	int len;
-	float8 *s = halfvec_state_values(state, "halfvec_accum", &len);
-
-	// A one-element state is the initial {0}: the first vector fixes the dimensions.
-	if (len == 1) {
-		float8 *nv = (float8 *) palloc(sizeof(float8) * (v->dim + 1));
-		nv[0] = s[0] + 1;
-		for (int i = 0; i < v->dim; i++)
-			nv[i + 1] = (double) half_to_float(v->x[i]);
-		ArrayType *r = halfvec_make_state(nv, v->dim + 1);
-		pfree(nv);
-		PG_RETURN_ARRAYTYPE_P(r);
-	}
-
-	check_expected_dim(len - 1, v->dim);
-	// Inside an aggregate the state belongs to the aggregate and may be updated in place;
-	// called directly, work on a copy.
-	if (!AggCheckCallContext(fcinfo, NULL)) {
-		state = halfvec_make_state(s, len);
-		s = (float8 *) ARR_DATA_PTR(state);
-	}
-	s[0] += 1;
-	for (int i = 0; i < v->dim; i++) {
-		s[i + 1] += (double) half_to_float(v->x[i]);
-		if (std::isinf(s[i + 1]))
-			float_overflow_error();
-	}
-	PG_RETURN_ARRAYTYPE_P(state);
+	PG_RETURN_ARRAYTYPE_P(agg_accum(fcinfo, PG_GETARG_ARRAYTYPE_P(0), v->dim, "halfvec_accum",
+									[v](int i) { return (double) half_to_float(v->x[i]); }));
 }
 
 // avg of no rows is NULL; a mean beyond the half range is an error (22003).
@@ -301,7 +256,7 @@ PRISM_FUNCTION(halfvec_avg)
 {
 	ArrayType *state = PG_GETARG_ARRAYTYPE_P(0);
 	int len;
-	float8 *s = halfvec_state_values(state, "halfvec_avg", &len);
+	float8 *s = agg_state_values(state, "halfvec_avg", &len);
 	float8 n = s[0];
 
 	if (n == 0)

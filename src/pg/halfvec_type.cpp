@@ -6,6 +6,7 @@
 
 #include "pg/boundary.h"
 #include "pg/halfvec.h"
+#include "pg/type_glue.h"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -122,32 +123,12 @@ PRISM_FUNCTION(halfvec_recv)
 	size_t want = sane ? Min(left, prism::halfvec_binary_size(dim)) : left;
 	prism::BinaryResult r =
 		prism::decode_halfvec_binary(bytes, want, typmod, HALFVEC_MAX_DIM, v ? v->x : NULL, v ? (size_t) dim : 0);
-	switch (r.status) {
-	case prism::BinaryStatus::Ok:
+	if (r.status == prism::BinaryStatus::Ok) {
 		buf->cursor += (int) prism::halfvec_binary_size(dim);
 		PG_RETURN_HALFVEC_P(v);
-	case prism::BinaryStatus::Truncated:
-		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("insufficient data left in message")));
-		break;
-	case prism::BinaryStatus::BadDim:
-		check_halfvec_dim(r.dim);
-		break;
-	case prism::BinaryStatus::DimMismatch:
-		check_expected_dim(typmod, r.dim);
-		break;
-	case prism::BinaryStatus::UnusedNotZero:
-		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected unused to be 0, not %d", r.unused)));
-		break;
-	case prism::BinaryStatus::NotANumber:
-		check_halfvec_element(0x7e00);
-		break;
-	case prism::BinaryStatus::Infinite:
-		check_halfvec_element(prism::kHalfPositiveInfinity);
-		break;
-	case prism::BinaryStatus::TrailingBytes:
-		break;	// not reached: `want` ends at the last element
 	}
-	ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("unexpected halfvec binary decoder status %d", (int) r.status)));
+	binary_decode_error(r, typmod, "halfvec", check_halfvec_dim,
+						[](bool nan) { check_halfvec_element(nan ? 0x7e00 : prism::kHalfPositiveInfinity); });
 	PG_RETURN_NULL();
 }
 
@@ -177,52 +158,19 @@ PRISM_FUNCTION(halfvec)
 // infinity are rejected.
 PRISM_FUNCTION(array_to_halfvec)
 {
-	ArrayType *array = PG_GETARG_ARRAYTYPE_P(0);
 	int32 typmod = PG_GETARG_INT32(1);
-	Oid elemtype = ARR_ELEMTYPE(array);
-	int16 typlen;
-	bool typbyval;
-	char typalign;
-	Datum *elems;
-	bool *nulls;
 	int n;
+	Oid elemtype;
+	Datum *elems = numeric_array_elements(PG_GETARG_ARRAYTYPE_P(0), &n, &elemtype);
 
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("array must be 1-D")));
-	if (array_contains_nulls(array))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("array must not contain nulls")));
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
 	check_halfvec_dim(n);
 	check_expected_dim(typmod, n);
-
 	HalfVector *v = new_halfvec(n);
-	for (int i = 0; i < n; i++) {
-		float f;
-		switch (elemtype) {
-		case INT4OID:
-			f = (float) DatumGetInt32(elems[i]);
-			break;
-		case FLOAT4OID:
-			f = DatumGetFloat4(elems[i]);
-			break;
-		case FLOAT8OID:
-			f = (float) DatumGetFloat8(elems[i]);
-			break;
-		case NUMERICOID:
-			f = DatumGetFloat4(DirectFunctionCall1(numeric_float4, elems[i]));
-			break;
-		default:
-			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("unsupported array type")));
-			f = 0;
-		}
-		v->x[i] = float_to_half_checked(f);
-	}
+	for (int i = 0; i < n; i++)
+		v->x[i] = float_to_half_checked(array_element_float(elems[i], elemtype));
 	for (int i = 0; i < n; i++)
 		check_halfvec_element(v->x[i]);
 	pfree(elems);
-	pfree(nulls);
 	PG_RETURN_HALFVEC_P(v);
 }
 

@@ -7,6 +7,7 @@
 
 #include "pg/boundary.h"
 #include "pg/sparsevec.h"
+#include "pg/type_glue.h"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -301,51 +302,21 @@ PRISM_FUNCTION(sparsevec_to_halfvec)
 // elements (after conversion to float4); NaN and infinity are rejected.
 PRISM_FUNCTION(array_to_sparsevec)
 {
-	ArrayType *array = PG_GETARG_ARRAYTYPE_P(0);
 	int32 typmod = PG_GETARG_INT32(1);
-	Oid elemtype = ARR_ELEMTYPE(array);
-	int16 typlen;
-	bool typbyval;
-	char typalign;
-	Datum *elems;
-	bool *nulls;
 	int n;
+	Oid elemtype;
+	Datum *elems = numeric_array_elements(PG_GETARG_ARRAYTYPE_P(0), &n, &elemtype);
 
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("array must be 1-D")));
-	if (array_contains_nulls(array))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("array must not contain nulls")));
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
 	check_sparsevec_dim(n);
 	check_expected_dim(typmod, n);
-
 	float *x = (float *) palloc(sizeof(float) * n);
-	for (int i = 0; i < n; i++) {
-		switch (elemtype) {
-		case INT4OID:
-			x[i] = (float) DatumGetInt32(elems[i]);
-			break;
-		case FLOAT4OID:
-			x[i] = DatumGetFloat4(elems[i]);
-			break;
-		case FLOAT8OID:
-			x[i] = (float) DatumGetFloat8(elems[i]);
-			break;
-		case NUMERICOID:
-			x[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4, elems[i]));
-			break;
-		default:
-			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("unsupported array type")));
-		}
-	}
+	for (int i = 0; i < n; i++)
+		x[i] = array_element_float(elems[i], elemtype);
 	SparseVector *v = from_dense(x, n, -1);
 	float *values = sparsevec_values(v);
 	for (int i = 0; i < v->nnz; i++)
 		check_sparsevec_element(values[i]);
 	pfree(x);
 	pfree(elems);
-	pfree(nulls);
 	PG_RETURN_SPARSEVEC_P(v);
 }

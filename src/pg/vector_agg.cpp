@@ -9,8 +9,7 @@ extern "C" {
 #include "catalog/pg_type.h"
 }
 
-// Validates a state array and returns its values; *len gets its length (>= 1).
-static float8 *state_values(ArrayType *a, const char *caller, int *len)
+float8 *agg_state_values(ArrayType *a, const char *caller, int *len)
 {
 	if (ARR_NDIM(a) != 1 || ARR_DIMS(a)[0] < 1 || ARR_HASNULL(a) || ARR_ELEMTYPE(a) != FLOAT8OID)
 		elog(ERROR, "%s: expected state array", caller);
@@ -18,7 +17,7 @@ static float8 *state_values(ArrayType *a, const char *caller, int *len)
 	return (float8 *) ARR_DATA_PTR(a);
 }
 
-static ArrayType *make_state(const float8 *values, int len)
+ArrayType *agg_make_state(const float8 *values, int len)
 {
 	Datum *d = (Datum *) palloc(sizeof(Datum) * len);
 	for (int i = 0; i < len; i++)
@@ -30,36 +29,9 @@ static ArrayType *make_state(const float8 *values, int len)
 
 PRISM_FUNCTION(vector_accum)
 {
-	ArrayType *state = PG_GETARG_ARRAYTYPE_P(0);
 	Vector *v = PG_GETARG_VECTOR_P(1);
-	int len;
-	float8 *s = state_values(state, "vector_accum", &len);
-
-	// A one-element state is the initial {0}: the first vector fixes the dimensions.
-	if (len == 1) {
-		float8 *nv = (float8 *) palloc(sizeof(float8) * (v->dim + 1));
-		nv[0] = s[0] + 1;
-		for (int i = 0; i < v->dim; i++)
-			nv[i + 1] = v->x[i];
-		ArrayType *r = make_state(nv, v->dim + 1);
-		pfree(nv);
-		PG_RETURN_ARRAYTYPE_P(r);
-	}
-
-	check_expected_dim(len - 1, v->dim);
-	// Inside an aggregate the state belongs to the aggregate and may be updated in place
-	// (as float8_accum does); called directly, work on a copy.
-	if (!AggCheckCallContext(fcinfo, NULL)) {
-		state = make_state(s, len);
-		s = (float8 *) ARR_DATA_PTR(state);
-	}
-	s[0] += 1;
-	for (int i = 0; i < v->dim; i++) {
-		s[i + 1] += v->x[i];
-		if (std::isinf(s[i + 1]))
-			float_overflow_error();
-	}
-	PG_RETURN_ARRAYTYPE_P(state);
+	PG_RETURN_ARRAYTYPE_P(agg_accum(fcinfo, PG_GETARG_ARRAYTYPE_P(0), v->dim, "vector_accum",
+									[v](int i) { return (double) v->x[i]; }));
 }
 
 PRISM_FUNCTION(vector_combine)
@@ -67,16 +39,16 @@ PRISM_FUNCTION(vector_combine)
 	ArrayType *a = PG_GETARG_ARRAYTYPE_P(0);
 	ArrayType *b = PG_GETARG_ARRAYTYPE_P(1);
 	int len_a, len_b;
-	float8 *sa = state_values(a, "vector_combine", &len_a);
-	float8 *sb = state_values(b, "vector_combine", &len_b);
+	float8 *sa = agg_state_values(a, "vector_combine", &len_a);
+	float8 *sb = agg_state_values(b, "vector_combine", &len_b);
 
 	if (len_a - 1 > VECTOR_MAX_DIM || len_b - 1 > VECTOR_MAX_DIM)
 		check_dim(VECTOR_MAX_DIM + 1);
 	// An empty partial state (n = 0) contributes nothing.
 	if (sa[0] == 0)
-		PG_RETURN_ARRAYTYPE_P(make_state(sb, len_b));
+		PG_RETURN_ARRAYTYPE_P(agg_make_state(sb, len_b));
 	if (sb[0] == 0)
-		PG_RETURN_ARRAYTYPE_P(make_state(sa, len_a));
+		PG_RETURN_ARRAYTYPE_P(agg_make_state(sa, len_a));
 
 	check_expected_dim(len_a - 1, len_b - 1);
 	float8 *r = (float8 *) palloc(sizeof(float8) * len_a);
@@ -85,7 +57,7 @@ PRISM_FUNCTION(vector_combine)
 		if (std::isinf(r[i]))
 			float_overflow_error();
 	}
-	ArrayType *result = make_state(r, len_a);
+	ArrayType *result = agg_make_state(r, len_a);
 	pfree(r);
 	PG_RETURN_ARRAYTYPE_P(result);
 }
@@ -95,7 +67,7 @@ PRISM_FUNCTION(vector_avg)
 {
 	ArrayType *state = PG_GETARG_ARRAYTYPE_P(0);
 	int len;
-	float8 *s = state_values(state, "vector_avg", &len);
+	float8 *s = agg_state_values(state, "vector_avg", &len);
 	float8 n = s[0];
 
 	if (n == 0)

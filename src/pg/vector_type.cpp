@@ -6,7 +6,7 @@
 #include "core/vector_text.h"
 
 #include "pg/boundary.h"
-#include "pg/vector_internal.h"
+#include "pg/type_glue.h"
 
 extern "C" {
 #include "catalog/pg_type.h"
@@ -111,32 +111,11 @@ PRISM_FUNCTION(vector_recv)
 	size_t want = sane ? Min(left, prism::vector_binary_size(dim)) : left;
 	prism::BinaryResult r =
 		prism::decode_vector_binary(bytes, want, typmod, VECTOR_MAX_DIM, v ? v->x : NULL, v ? (size_t) dim : 0);
-	switch (r.status) {
-	case prism::BinaryStatus::Ok:
+	if (r.status == prism::BinaryStatus::Ok) {
 		buf->cursor += (int) prism::vector_binary_size(dim);
 		PG_RETURN_VECTOR_P(v);
-	case prism::BinaryStatus::Truncated:
-		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("insufficient data left in message")));
-		break;
-	case prism::BinaryStatus::BadDim:
-		check_dim(r.dim);
-		break;
-	case prism::BinaryStatus::DimMismatch:
-		check_expected_dim(typmod, r.dim);
-		break;
-	case prism::BinaryStatus::UnusedNotZero:
-		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected unused to be 0, not %d", r.unused)));
-		break;
-	case prism::BinaryStatus::NotANumber:
-		check_element(NAN);
-		break;
-	case prism::BinaryStatus::Infinite:
-		check_element(INFINITY);
-		break;
-	case prism::BinaryStatus::TrailingBytes:
-		break;	// not reached: `want` ends at the last element
 	}
-	ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("unexpected vector binary decoder status %d", (int) r.status)));
+	binary_decode_error(r, typmod, "vector", check_dim, [](bool nan) { check_element(nan ? NAN : INFINITY); });
 	PG_RETURN_NULL();
 }
 
@@ -164,48 +143,19 @@ PRISM_FUNCTION(vector)
 // array_to_vector(anyarray of int4/float4/float8/numeric, typmod, explicit).
 PRISM_FUNCTION(array_to_vector)
 {
-	ArrayType *array = PG_GETARG_ARRAYTYPE_P(0);
 	int32 typmod = PG_GETARG_INT32(1);
-	Oid elemtype = ARR_ELEMTYPE(array);
-	int16 typlen;
-	bool typbyval;
-	char typalign;
-	Datum *elems;
-	bool *nulls;
 	int n;
+	Oid elemtype;
+	Datum *elems = numeric_array_elements(PG_GETARG_ARRAYTYPE_P(0), &n, &elemtype);
 
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("array must be 1-D")));
-	if (array_contains_nulls(array))
-		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("array must not contain nulls")));
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, elemtype, typlen, typbyval, typalign, &elems, &nulls, &n);
 	check_dim(n);
 	check_expected_dim(typmod, n);
-
 	Vector *v = new_vector(n);
 	for (int i = 0; i < n; i++) {
-		switch (elemtype) {
-		case INT4OID:
-			v->x[i] = (float) DatumGetInt32(elems[i]);
-			break;
-		case FLOAT4OID:
-			v->x[i] = DatumGetFloat4(elems[i]);
-			break;
-		case FLOAT8OID:
-			v->x[i] = (float) DatumGetFloat8(elems[i]);
-			break;
-		case NUMERICOID:
-			v->x[i] = DatumGetFloat4(DirectFunctionCall1(numeric_float4, elems[i]));
-			break;
-		default:
-			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("unsupported array type")));
-		}
+		v->x[i] = array_element_float(elems[i], elemtype);
 		check_element(v->x[i]);
 	}
 	pfree(elems);
-	pfree(nulls);
 	PG_RETURN_VECTOR_P(v);
 }
 
@@ -219,4 +169,70 @@ PRISM_FUNCTION(vector_to_float4)
 	ArrayType *result = construct_array(d, v->dim, FLOAT4OID, sizeof(float4), true, TYPALIGN_INT);
 	pfree(d);
 	PG_RETURN_POINTER(result);
+}
+
+Datum *numeric_array_elements(ArrayType *array, int *n, Oid *elemtype)
+{
+	int16 typlen;
+	bool typbyval;
+	char typalign;
+	Datum *elems;
+	bool *nulls;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("array must be 1-D")));
+	if (array_contains_nulls(array))
+		ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED), errmsg("array must not contain nulls")));
+	*elemtype = ARR_ELEMTYPE(array);
+	get_typlenbyvalalign(*elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, *elemtype, typlen, typbyval, typalign, &elems, &nulls, n);
+	pfree(nulls);
+	return elems;
+}
+
+float array_element_float(Datum element, Oid elemtype)
+{
+	switch (elemtype) {
+	case INT4OID:
+		return (float) DatumGetInt32(element);
+	case FLOAT4OID:
+		return DatumGetFloat4(element);
+	case FLOAT8OID:
+		return (float) DatumGetFloat8(element);
+	case NUMERICOID:
+		return DatumGetFloat4(DirectFunctionCall1(numeric_float4, element));
+	default:
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("unsupported array type")));
+	}
+	return 0;
+}
+
+void binary_decode_error(const prism::BinaryResult &r, int32 typmod, const char *type_name, void (*check_dims)(int),
+						 void (*element_error)(bool nan))
+{
+	switch (r.status) {
+	case prism::BinaryStatus::Truncated:
+		ereport(ERROR, (errcode(ERRCODE_PROTOCOL_VIOLATION), errmsg("insufficient data left in message")));
+		break;
+	case prism::BinaryStatus::BadDim:
+		check_dims(r.dim);
+		break;
+	case prism::BinaryStatus::DimMismatch:
+		check_expected_dim(typmod, r.dim);
+		break;
+	case prism::BinaryStatus::UnusedNotZero:
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected unused to be 0, not %d", r.unused)));
+		break;
+	case prism::BinaryStatus::NotANumber:
+		element_error(true);
+		break;
+	case prism::BinaryStatus::Infinite:
+		element_error(false);
+		break;
+	case prism::BinaryStatus::Ok:
+	case prism::BinaryStatus::TrailingBytes:
+		break;	// not errors here: callers pass only the exact bytes of the elements
+	}
+	ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR),
+					errmsg("unexpected %s binary decoder status %d", type_name, (int) r.status)));
 }
