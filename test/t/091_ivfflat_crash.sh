@@ -19,18 +19,7 @@ DIMS=32
 LISTS=30
 DB=postgres
 
-W=$(mktemp -d "${TMPDIR:-/tmp}/prism-ivfcrash-wl.XXXXXX")
-VAC=""
-cleanup() {
-	[ -n "$VAC" ] && kill "$VAC" 2>/dev/null
-	cluster_destroy_all
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-cluster_new ivfcrash || { echo "FAIL ivfflat_crash: could not start a cluster"; exit 1; }
-D=$CLUSTER_DIR
-P=$CLUSTER_PORT
+work_cluster ivfcrash ivfflat_crash
 echo "# cluster in $D on port $P, $ROUNDS kill points"
 
 q "$D" "$P" $DB >/dev/null <<-EOF || { echo "FAIL ivfflat_crash: setup"; exit 1; }
@@ -74,35 +63,10 @@ for round in $(seq 1 "$ROUNDS"); do
 	"$PG_BIN/pgbench" -n -h "$D" -p "$P" -U postgres -c $CLIENTS -j 2 -T 120 \
 		-f "$W/insert.sql@8" -f "$W/delete.sql@2" $DB >"$W/pgbench.$round.log" 2>&1 &
 	bench=$!
-	(
-		while true; do
-			"$PG_BIN/psql" -X -q -h "$D" -p "$P" -U postgres -d $DB -c "VACUUM items" >/dev/null 2>&1
-			sleep 0.3
-		done
-	) &
-	VAC=$!
+	vacuum_loop items
 	sleep "$((2 + RANDOM % 4)).$((RANDOM % 10))"
-	pid=""
-	if [ $((round % 2)) = 0 ]; then
-		pid=$(q "$D" "$P" $DB -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND state = 'active' ORDER BY random() LIMIT 1")
-		[ -n "$pid" ] || pid=$(q "$D" "$P" $DB -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' ORDER BY random() LIMIT 1")
-	fi
-	if [ -n "$pid" ]; then
-		how="kill -9 of backend $pid"
-		kill -9 "$pid"
-	else
-		how="pg_ctl stop -m immediate"
-		as_pg "$PG_BIN/pg_ctl" -D "$D/data" -m immediate -w stop >/dev/null 2>&1
-	fi
-	kill "$VAC" 2>/dev/null
-	wait "$VAC" 2>/dev/null
-	VAC=""
-	wait "$bench" 2>/dev/null
-	sleep 0.5
-	[ -f "$D/data/postmaster.pid" ] || cluster_start "$D" "$P"
-	if ! wait_ready "$D" "$P"; then
+	if ! crash_and_recover "$round" "$bench"; then
 		not_ok "round $round: server did not come back after $how"
-		tail -n 30 "$D/server.log"
 		break
 	fi
 	after=$(q "$D" "$P" $DB -c "SELECT count(*) FROM items")

@@ -16,42 +16,9 @@ DIMS=24
 LISTS=25
 DB=postgres
 
-trap cluster_destroy_all EXIT
-trap 'exit 1' INT TERM
-cluster_new ivfprimary || { echo "FAIL ivfflat_replica: could not start the primary"; exit 1; }
-PD=$CLUSTER_DIR
-PP=$CLUSTER_PORT
-
-SD=$(pg_tempdir ivfstandby) || exit 1
-PRISM_CLUSTERS+=("$SD")
-if ! as_pg "$PG_BIN/pg_basebackup" -D "$SD/data" -R -X stream -c fast -h 127.0.0.1 -p "$PP" -U postgres \
-	>"$SD/basebackup.log" 2>&1; then
-	cat "$SD/basebackup.log"
-	echo "FAIL ivfflat_replica: pg_basebackup"
-	exit 1
-fi
-echo "unix_socket_directories = '$SD'" >>"$SD/data/postgresql.conf"
-SP=""
-for try in 1 2 3; do
-	SP=$(free_port)
-	[ "$SP" != "$PP" ] && cluster_start "$SD" "$SP" && break
-	SP=""
-	sleep 1
-done
-[ -n "$SP" ] || { echo "FAIL ivfflat_replica: could not start the standby"; exit 1; }
+primary_and_standby ivfflat_replica
 echo "# primary on port $PP, standby on port $SP, $ROUNDS rounds"
 check "standby is in recovery" t "$(q "$SD" "$SP" $DB -c 'SELECT pg_is_in_recovery()')"
-
-wait_replay() {
-	local lsn i
-	lsn=$(q "$PD" "$PP" $DB -c "SELECT pg_current_wal_lsn()")
-	for i in $(seq 1 240); do
-		[ "$(q "$SD" "$SP" $DB -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")" = t ] && return 0
-		sleep 0.25
-	done
-	echo "# standby did not replay up to $lsn within 60 s"
-	return 1
-}
 
 # answers DIR PORT: ids of the 10 nearest rows per query and index, then the rows every list holds
 answers() {

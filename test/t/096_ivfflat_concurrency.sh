@@ -14,18 +14,7 @@ DURATION=${DURATION:-15}
 DIMS=16
 LISTS=20
 DB=postgres
-W=$(mktemp -d "${TMPDIR:-/tmp}/prism-ivfconc.XXXXXX")
-VAC=""
-cleanup() {
-	[ -n "$VAC" ] && kill "$VAC" 2>/dev/null
-	cluster_destroy_all
-	rm -rf "$W"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-cluster_new ivfconc || { echo "FAIL ivfflat_concurrency: could not start a cluster"; exit 1; }
-D=$CLUSTER_DIR
-P=$CLUSTER_PORT
+work_cluster ivfconc ivfflat_concurrency
 
 q "$D" "$P" $DB >/dev/null <<-EOF || { echo "FAIL ivfflat_concurrency: setup"; exit 1; }
 	CREATE EXTENSION prism;
@@ -52,19 +41,11 @@ cat >"$W/scan.sql" <<-EOF
 	SET ivfflat.probes = 2;
 	SELECT id FROM items ORDER BY v <-> (SELECT array_fill(random()::real, ARRAY[$DIMS])::vector) LIMIT 10;
 EOF
-(
-	while true; do
-		"$PG_BIN/psql" -X -q -h "$D" -p "$P" -U postgres -d $DB -c "VACUUM items" >/dev/null 2>&1
-		sleep 0.2
-	done
-) &
-VAC=$!
+vacuum_loop items 0.2
 "$PG_BIN/pgbench" -n -h "$D" -p "$P" -U postgres -c 4 -j 2 -T "$DURATION" \
 	-f "$W/insert.sql@10" -f "$W/delete.sql@3" -f "$W/scan_all.sql@1" -f "$W/scan.sql@4" $DB >"$W/pgbench.log" 2>&1
 rc=$?
-kill "$VAC" 2>/dev/null
-wait "$VAC" 2>/dev/null
-VAC=""
+vacuum_stop
 tx=$(grep -E '^number of transactions actually processed' "$W/pgbench.log")
 if [ $rc = 0 ] && ! grep -q 'ERROR\|aborted' "$W/pgbench.log"; then
 	ok "pgbench: 4 clients for $DURATION s without an error ($tx)"

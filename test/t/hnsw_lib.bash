@@ -141,3 +141,109 @@ run_index_check() {
 		ok "$label: prism.index_check($index) finds no problem"
 	fi
 }
+
+# work_cluster NAME LABEL: a throwaway cluster NAME (its directory D, port P) and a scratch
+# directory W, both removed on exit together with a VACUUM loop left running; prints
+# `FAIL LABEL` and exits if the cluster does not start. Queries go to database $DB.
+work_cluster() {
+	W=$(mktemp -d "${TMPDIR:-/tmp}/prism-$1-wl.XXXXXX")
+	VAC=""
+	trap work_cleanup EXIT
+	trap 'exit 1' INT TERM
+	cluster_new "$1" || { echo "FAIL $2: could not start a cluster"; exit 1; }
+	D=$CLUSTER_DIR
+	P=$CLUSTER_PORT
+}
+
+work_cleanup() {
+	[ -n "${VAC:-}" ] && kill "$VAC" 2>/dev/null
+	cluster_destroy_all
+	[ -n "${W:-}" ] && rm -rf "$W"
+}
+
+# vacuum_loop TABLE [PAUSE]: VACUUM TABLE on D/P every PAUSE seconds (0.3) in the background
+# until vacuum_stop.
+vacuum_loop() {
+	(
+		while true; do
+			"$PG_BIN/psql" -X -q -h "$D" -p "$P" -U postgres -d "$DB" -c "VACUUM $1" >/dev/null 2>&1
+			sleep "${2:-0.3}"
+		done
+	) &
+	VAC=$!
+}
+
+vacuum_stop() {
+	kill "$VAC" 2>/dev/null
+	wait "$VAC" 2>/dev/null
+	VAC=""
+}
+
+# crash_and_recover ROUND BENCH_PID: kills the server on D/P — in even rounds by SIGKILL of an
+# active pgbench backend (the postmaster then resets every backend and runs crash recovery),
+# else (or with no backend) by `pg_ctl stop -m immediate` — stops the VACUUM loop, waits for
+# pgbench, restarts the server if it is down and waits for recovery. Sets `how` to the kill
+# used; false (with the server log's tail) if the server does not come back.
+crash_and_recover() {
+	local round=$1 bench=$2 pid=""
+	if [ $((round % 2)) = 0 ]; then
+		pid=$(q "$D" "$P" "$DB" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' AND state = 'active' ORDER BY random() LIMIT 1")
+		[ -n "$pid" ] || pid=$(q "$D" "$P" "$DB" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'pgbench' ORDER BY random() LIMIT 1")
+	fi
+	if [ -n "$pid" ]; then
+		how="kill -9 of backend $pid"
+		kill -9 "$pid"
+	else
+		how="pg_ctl stop -m immediate"
+		as_pg "$PG_BIN/pg_ctl" -D "$D/data" -m immediate -w stop >/dev/null 2>&1
+	fi
+	vacuum_stop
+	wait "$bench" 2>/dev/null
+	sleep 0.5
+	[ -f "$D/data/postmaster.pid" ] || cluster_start "$D" "$P"
+	if ! wait_ready "$D" "$P"; then
+		tail -n 30 "$D/server.log"
+		return 1
+	fi
+}
+
+# primary_and_standby LABEL: a primary (cluster_new, directory PD, port PP) and a standby made
+# from it with pg_basebackup -R (directory SD, port SP), both removed on exit; prints
+# `FAIL LABEL` and exits if either does not start.
+primary_and_standby() {
+	trap cluster_destroy_all EXIT
+	trap 'exit 1' INT TERM
+	cluster_new "$1primary" || { echo "FAIL $1: could not start the primary"; exit 1; }
+	PD=$CLUSTER_DIR
+	PP=$CLUSTER_PORT
+	SD=$(pg_tempdir "$1standby") || exit 1
+	PRISM_CLUSTERS+=("$SD")
+	if ! as_pg "$PG_BIN/pg_basebackup" -D "$SD/data" -R -X stream -c fast -h 127.0.0.1 -p "$PP" -U postgres \
+		>"$SD/basebackup.log" 2>&1; then
+		cat "$SD/basebackup.log"
+		echo "FAIL $1: pg_basebackup"
+		exit 1
+	fi
+	echo "unix_socket_directories = '$SD'" >>"$SD/data/postgresql.conf"
+	local try
+	SP=""
+	for try in 1 2 3; do
+		SP=$(free_port)
+		[ "$SP" != "$PP" ] && cluster_start "$SD" "$SP" && break
+		SP=""
+		sleep 1
+	done
+	[ -n "$SP" ] || { echo "FAIL $1: could not start the standby"; exit 1; }
+}
+
+# wait_replay: waits (up to 60 s) until the standby has replayed all the primary has written.
+wait_replay() {
+	local lsn i
+	lsn=$(q "$PD" "$PP" "$DB" -c "SELECT pg_current_wal_lsn()")
+	for i in $(seq 1 240); do
+		[ "$(q "$SD" "$SP" "$DB" -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")" = t ] && return 0
+		sleep 0.25
+	done
+	echo "# standby did not replay up to $lsn within 60 s"
+	return 1
+}
