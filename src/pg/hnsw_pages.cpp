@@ -160,10 +160,11 @@ ElementKind index_element(Relation index, Metric metric)
 {
 	Oid type = index->rd_opcintype[0];
 	ElementKind kind = ElementKind::Float32;
-	bool known = type == BITOID;
+	// bit varying is binary-coercible to bit, but its values differ in length: cast it to bit(n)
+	bool known = type == BITOID && TupleDescAttr(index->rd_att, 0)->atttypid == BITOID;
 	if (known) {
 		kind = ElementKind::Bit;
-	} else {
+	} else if (type != BITOID) {
 		HeapTuple tp = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
 		if (!HeapTupleIsValid(tp))
 			elog(ERROR, "cache lookup failed for type %u", type);
