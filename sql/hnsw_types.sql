@@ -202,6 +202,30 @@ SELECT round(pg_relation_size('hx_size_half') / pg_relation_size('hx_size_vec'):
 	round(pg_relation_size('hx_size_bit') / pg_relation_size('hx_size_vec')::numeric, 2) AS bit_to_vector,
 	(SELECT count(*) FROM prism.index_check('hx_size_half')) + (SELECT count(*) FROM prism.index_check('hx_size_bit')) AS problems;
 
-DROP TABLE hx_vec, hx_half, hx_bit, hx_free, hx_more_vec, hx_more_half, hx_more_bit, hx_q_vec, hx_q_half, hx_q_bit, hx_err, hx_size;
+-- records larger than a page (halfvec(4000): 8,000 bytes, bit(64000): 8,000 bytes) span pages:
+-- built, inserted into, searched (the exact top 5) and checked
+CREATE TABLE hx_big (id int, h halfvec(4000), b bit(64000));
+INSERT INTO hx_big SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 4000) WHERE i > 0)::halfvec(4000),
+	(SELECT string_agg(CASE WHEN random() < 0.5 THEN '1' ELSE '0' END, '') FROM generate_series(1, 64000) WHERE i > 0)::bit(64000)
+	FROM generate_series(1, 40) i;
+CREATE INDEX hx_big_h ON hx_big USING hnsw (h halfvec_l2_ops);
+CREATE INDEX hx_big_b ON hx_big USING hnsw (b bit_jaccard_ops);
+INSERT INTO hx_big SELECT id + 40, h, b FROM hx_big WHERE id <= 10;
+INSERT INTO hx_big SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 4000) WHERE i > 0)::halfvec(4000),
+	(SELECT string_agg(CASE WHEN random() < 0.5 THEN '1' ELSE '0' END, '') FROM generate_series(1, 64000) WHERE i > 0)::bit(64000)
+	FROM generate_series(51, 60) i;
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT (SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM hx_big ORDER BY b <%> q.b LIMIT 5) s)
+	FROM hx_big q WHERE id = 3;
+SELECT (SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM hx_big ORDER BY h <-> q.h LIMIT 5) s) =
+	(SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM hx_big ORDER BY (h <-> q.h) + 0, id LIMIT 5) s) AS halfvec_exact,
+	(SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM hx_big ORDER BY b <%> q.b LIMIT 5) s) =
+	(SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM hx_big ORDER BY (b <%> q.b) + 0, id LIMIT 5) s) AS bit_exact
+	FROM hx_big q WHERE id IN (3, 55) ORDER BY id;
+RESET enable_seqscan;
+SELECT i.elements, i.duplicate_tids, i.dimensions, i.metric, (SELECT count(*) FROM prism.index_check(x)) AS problems
+	FROM unnest(ARRAY['hx_big_h', 'hx_big_b']::regclass[]) x, prism.index_info(x) i;
+
+DROP TABLE hx_vec, hx_half, hx_bit, hx_free, hx_more_vec, hx_more_half, hx_more_bit, hx_q_vec, hx_q_half, hx_q_bit, hx_err, hx_size, hx_big;
 DROP FUNCTION hx_error(text), hx_recall(hx_case, text), hx_ok(float8), hx_plan(hx_case), hx_lost(hx_case), hx_filtered(hx_case);
 DROP TABLE hx_case;
