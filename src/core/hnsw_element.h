@@ -31,14 +31,61 @@ constexpr uint32_t kMaxFloat32Dims = 16000;
 constexpr uint32_t kMaxHalfDims = 16000;
 constexpr uint32_t kMaxBitDims = 64000;
 
-uint32_t element_max_dims(ElementKind kind);
-const char *element_kind_name(ElementKind kind);
+inline uint32_t element_max_dims(ElementKind kind)
+{
+	switch (kind) {
+	case ElementKind::Float32:
+		return kMaxFloat32Dims;
+	case ElementKind::Half:
+		return kMaxHalfDims;
+	case ElementKind::Bit:
+		return kMaxBitDims;
+	}
+	return 0;
+}
+
+inline const char *element_kind_name(ElementKind kind)
+{
+	switch (kind) {
+	case ElementKind::Float32:
+		return "vector";
+	case ElementKind::Half:
+		return "halfvec";
+	case ElementKind::Bit:
+		return "bit";
+	}
+	return "unknown";
+}
+
 // 32-bit words of one stored element of `dims` dimensions (0 for an unknown kind).
-size_t element_words(ElementKind kind, uint32_t dims);
+inline size_t element_words(ElementKind kind, uint32_t dims)
+{
+	switch (kind) {
+	case ElementKind::Float32:
+		return dims;
+	case ElementKind::Half:
+		return ((size_t) dims + 1) / 2;
+	case ElementKind::Bit:
+		return ((size_t) dims + 31) / 32;
+	}
+	return 0;
+}
 inline size_t element_bytes(ElementKind kind, uint32_t dims) { return element_words(kind, dims) * 4; }
+
 // Whether an index of this kind can use `metric` (float kinds: l2, inner product, cosine, l1;
 // bit: hamming, jaccard).
-bool element_metric_valid(ElementKind kind, Metric metric);
+inline bool element_metric_valid(ElementKind kind, Metric metric)
+{
+	switch (kind) {
+	case ElementKind::Float32:
+	case ElementKind::Half:
+		return metric == Metric::L2 || metric == Metric::InnerProduct || metric == Metric::Cosine ||
+			   metric == Metric::L1;
+	case ElementKind::Bit:
+		return metric == Metric::Hamming || metric == Metric::Jaccard;
+	}
+	return false;
+}
 
 // The distance an index orders by, between two stored elements (or a query prepared the same
 // way): raw kernel value turned into the metric's order (see element_distance). Plain data; the

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/hnsw_element.h"
 #include "core/hnsw_page_check.h"
 
 namespace {
@@ -843,7 +844,8 @@ TEST(HnswPageCheck, MetapageByteFlips)
 			flagged++;
 			continue;
 		}
-		ElementLayout l = compute_layout(m.m, m.dims, pp::kItemSpace, pp::kLinePointerSize, pp::kMaxItem);
+		ElementLayout l = compute_layout(m.m, element_words((ElementKind) m.element, m.dims), pp::kItemSpace,
+										 pp::kLinePointerSize, pp::kMaxItem);
 		ASSERT_EQ(m.per_page, l.per_page);
 		ASSERT_EQ(m.record_size, l.record_size);
 		ASSERT_TRUE(m.entry_point == kInvalidId || id_in_range(m.entry_point, m.per_page, kBlocks));
