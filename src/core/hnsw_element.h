@@ -10,6 +10,7 @@
 // Pure C++17; no Postgres headers.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -119,7 +120,10 @@ inline float element_distance(const ElementSpace &s, const void *a, const void *
 }
 
 // What the SQL ordering operator returns for graph distance d (l2 is ordered by its square).
-inline double element_operator_value(Metric metric, float d) { return metric == Metric::L2 ? __builtin_sqrt((double) d) : (double) d; }
+inline double element_operator_value(Metric metric, float d)
+{
+	return metric == Metric::L2 ? std::sqrt((double) d) : (double) d;
+}
 
 // Encodes dims floats as a stored element of `kind` (Float32 or Half) into out[0..words),
 // normalized under cosine. Returns false if the element cannot be indexed (a zero vector under

@@ -9,7 +9,8 @@
 //
 // Element item: ElementHeader, heap TIDs, 2*m level-0 links, then the stored element: `words`
 // 32-bit words (hnsw_element.h: float4 per dimension, half per dimension, or bits, padded to a
-// word; for cosine the stored vector is normalized). Upper item: `level` uint16 counts then level * m links.
+// word; for cosine the stored vector is normalized). Upper item: `level` uint16 counts then
+// level * m links.
 // Upper items live in upper pages or, since version 2, after the per_page element slots of a
 // full element page (line pointers per_page+1...): the bulk build puts an element's upper links
 // on its own page when they fit, inserts on the last full element page with room: no upper
@@ -133,8 +134,9 @@ struct ElementLayout {
 	uint32_t chunk;		  // bytes of the record stored per page when spanning
 };
 
-// `words`: 32-bit words of the stored element. `item_space`: usable bytes per page for items including their line pointers
-// (`line_pointer` bytes each), `max_item`: largest single item a page accepts.
+// `words`: 32-bit words of the stored element. `item_space`: usable bytes per page for items
+// including their line pointers (`line_pointer` bytes each), `max_item`: largest single item a
+// page accepts.
 inline ElementLayout compute_layout(int m, size_t words, size_t item_space, size_t line_pointer, size_t max_item)
 {
 	ElementLayout l;
