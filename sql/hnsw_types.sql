@@ -226,6 +226,23 @@ RESET enable_seqscan;
 SELECT i.elements, i.duplicate_tids, i.dimensions, i.metric, (SELECT count(*) FROM prism.index_check(x)) AS problems
 	FROM unnest(ARRAY['hx_big_h', 'hx_big_b']::regclass[]) x, prism.index_info(x) i;
 
-DROP TABLE hx_vec, hx_half, hx_bit, hx_free, hx_more_vec, hx_more_half, hx_more_bit, hx_q_vec, hx_q_half, hx_q_bit, hx_err, hx_size, hx_big;
+-- 3,072-d embeddings indexed as halfvec (pgvector's answer past 2,000 dimensions), in the form
+-- pg_dump writes for a pgvector database (schema-qualified class, options as strings)
+CREATE TABLE hx_3072 (id int, embedding vector(3072));
+INSERT INTO hx_3072 SELECT i, (SELECT array_agg(random() - 0.5) FROM generate_series(1, 3072) WHERE i > 0)::vector(3072)
+	FROM generate_series(1, 30) i;
+CREATE INDEX hx_3072_idx ON public.hx_3072 USING hnsw (((embedding)::public.halfvec(3072)) public.halfvec_cosine_ops)
+	WITH (m='16', ef_construction='64');
+SET enable_seqscan = off;
+SELECT (SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM hx_3072
+		ORDER BY embedding::halfvec(3072) <=> q.embedding::halfvec(3072) LIMIT 3) s) =
+	(SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM hx_3072 ORDER BY (embedding <=> q.embedding) + 0, id LIMIT 3) s)
+	AS exact_top3
+	FROM hx_3072 q WHERE id = 7;
+EXPLAIN (COSTS OFF) SELECT id FROM hx_3072 ORDER BY embedding::halfvec(3072) <=> (SELECT embedding FROM hx_3072 WHERE id = 7)::halfvec(3072) LIMIT 3;
+RESET enable_seqscan;
+SELECT elements, pages, dimensions, metric FROM prism.index_info('hx_3072_idx');
+
+DROP TABLE hx_vec, hx_half, hx_bit, hx_free, hx_more_vec, hx_more_half, hx_more_bit, hx_q_vec, hx_q_half, hx_q_bit, hx_err, hx_size, hx_big, hx_3072;
 DROP FUNCTION hx_error(text), hx_recall(hx_case, text), hx_ok(float8), hx_plan(hx_case), hx_lost(hx_case), hx_filtered(hx_case);
 DROP TABLE hx_case;
