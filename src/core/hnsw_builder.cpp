@@ -27,30 +27,37 @@ namespace {
 // First member must be the dimension: hnswlib kernels read *(size_t *) param.
 struct KernelParam {
 	size_t dims;
-	DistFunc dot;
+	DistFunc raw;
+	Metric metric;
 };
 
-float one_minus_dot(const void *a, const void *b, const void *param)
+float transformed(const void *a, const void *b, const void *param)
 {
 	const KernelParam *p = static_cast<const KernelParam *>(param);
-	return 1.0f - p->dot(a, b, param);
+	float d = p->raw(a, b, param);
+	return p->metric == Metric::Cosine ? 1.0f - d : p->metric == Metric::InnerProduct ? -d : d;
 }
 
+// The stored element's kernel (element_space) as an hnswlib space over `words` 32-bit words.
 class PrismSpace : public hnswlib::SpaceInterface<float> {
 public:
-	PrismSpace(size_t dims, Metric metric)
+	PrismSpace(ElementKind element, Metric metric, size_t dims, size_t words)
 	{
-		Kernels k = best_kernels(dims);
-		param_.dims = dims;
-		param_.dot = k.dot;
-		func_ = metric == Metric::L2 ? k.l2sq : one_minus_dot;
+		ElementSpace es = element_space(element, metric, (uint32_t) dims);
+		param_.dims = es.param;
+		param_.raw = es.raw;
+		param_.metric = metric;
+		words_ = words;
+		bool plain = metric != Metric::Cosine && metric != Metric::InnerProduct;
+		func_ = plain ? es.raw : transformed;
 	}
-	size_t get_data_size() override { return param_.dims * sizeof(float); }
+	size_t get_data_size() override { return words_ * sizeof(float); }
 	hnswlib::DISTFUNC<float> get_dist_func() override { return func_; }
 	void *get_dist_func_param() override { return &param_; }
 
 private:
 	KernelParam param_;
+	size_t words_;
 	hnswlib::DISTFUNC<float> func_;
 };
 
@@ -62,21 +69,24 @@ public:
 	explicit GraphBuilder(const BuildParams &p)
 		: params(p), lifted(p.metric == Metric::InnerProduct),
 		  lift_norm_sq(lifted ? max_norm_sq(p) : 0),
-		  space(lifted ? p.dims + 1 : p.dims, lifted ? Metric::L2 : p.metric),
+		  space(lifted ? ElementKind::Float32 : p.element, lifted ? Metric::L2 : p.metric, lifted ? p.dims + 1 : p.dims,
+				builder_stored_words(p.element, p.metric, p.dims)),
 		  graph(&space, p.n > 0 ? p.n : 1, (size_t) p.m, (size_t) p.ef_construction, (size_t) p.seed)
 	{
 	}
 
-	// Floats per element in hnswlib's graph: one more than the rows' under inner product (lift()).
-	size_t stored_dims() const { return lifted ? params.dims + 1 : params.dims; }
+	// Words per element in hnswlib's graph (lift()).
+	size_t stored_dims() const { return builder_stored_words(params.element, params.metric, params.dims); }
 
 	static float max_norm_sq(const BuildParams &p)
 	{
 		double best = 0;
+		std::vector<float> x(p.dims);
 		for (size_t i = 0; i < p.n; i++) {
+			element_to_float(p.element, p.vectors + i * p.words, (uint32_t) p.dims, x.data());
 			double sq = 0;
 			for (size_t k = 0; k < p.dims; k++)
-				sq += (double) p.vectors[i * p.dims + k] * p.vectors[i * p.dims + k];
+				sq += (double) x[k] * x[k];
 			best = std::max(best, sq);
 		}
 		return (float) best;
@@ -88,18 +98,19 @@ public:
 	// largest norm: all x' lie on one sphere, where l2 is a metric the heuristic suits, and for
 	// a query q' = (q, 0), |q' - x'|^2 = |q|^2 + M^2 - 2 q.x orders elements exactly as -q.x
 	// does, so the scan's inner-product search walks this graph as an l2 search would. On unit
-	// vectors the extra coordinate is ~0 and the graph is the cosine one.
+	// vectors the extra coordinate is ~0 and the graph is the cosine one. Half-precision rows are
+	// lifted as floats (exact copies of their halves): the extra coordinate can lie outside the
+	// half range, and rounding it would move the points off the sphere.
 	const float *lift(size_t i, std::vector<float> &buf) const
 	{
-		const float *x = params.vectors + i * params.dims;
+		const float *x = params.vectors + i * params.words;
 		if (!lifted)
 			return x;
 		buf.resize(params.dims + 1);
+		element_to_float(params.element, x, (uint32_t) params.dims, buf.data());
 		double sq = 0;
-		for (size_t k = 0; k < params.dims; k++) {
-			buf[k] = x[k];
-			sq += (double) x[k] * x[k];
-		}
+		for (size_t k = 0; k < params.dims; k++)
+			sq += (double) buf[k] * buf[k];
 		buf[params.dims] = (float) std::sqrt(std::max(0.0, (double) lift_norm_sq - sq));
 		return buf.data();
 	}
@@ -328,10 +339,13 @@ GraphBuilder *builder_start(const BuildParams &params, char *error, size_t error
 {
 	GraphBuilder *b = nullptr;
 	try {
-		b = new GraphBuilder(params);
-		int threads = params.threads < 1 ? 1 : params.threads;
-		if ((size_t) threads > params.n)
-			threads = params.n > 0 ? (int) params.n : 1;
+		BuildParams p = params;
+		if (p.words == 0)
+			p.words = element_words(p.element, (uint32_t) p.dims);
+		b = new GraphBuilder(p);
+		int threads = p.threads < 1 ? 1 : p.threads;
+		if ((size_t) threads > p.n)
+			threads = p.n > 0 ? (int) p.n : 1;
 		b->running.store(threads);
 		b->adding.store(threads);
 		for (int t = 0; t < threads; t++)
@@ -413,6 +427,11 @@ size_t builder_unreachable_linked(GraphBuilder *b) noexcept { return b->unreacha
 uint32_t builder_entry_point(GraphBuilder *b) noexcept { return b->graph.enterpoint_node_; }
 
 int builder_max_level(GraphBuilder *b) noexcept { return b->graph.maxlevel_; }
+
+size_t builder_stored_words(ElementKind element, Metric metric, size_t dims) noexcept
+{
+	return metric == Metric::InnerProduct ? dims + 1 : element_words(element, (uint32_t) dims);
+}
 
 size_t builder_memory_estimate(size_t n, size_t dims, int m) noexcept
 {

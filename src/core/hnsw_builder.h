@@ -7,15 +7,18 @@
 #include <cstdint>
 
 #include "core/core_only.h"
+#include "core/hnsw_element.h"
 #include "core/hnsw_format.h"
 
 namespace prism {
 namespace hnsw {
 
 struct BuildParams {
-	const float *vectors;  // n * dims floats (normalized already for cosine)
+	const float *vectors;  // n * words: the stored elements (normalized already for cosine)
 	size_t n;
 	size_t dims;
+	size_t words = 0;	   // element_words(element, dims); 0: derived from them
+	ElementKind element = ElementKind::Float32;
 	int m;
 	int ef_construction;
 	Metric metric;
@@ -46,8 +49,11 @@ uint32_t builder_entry_point(GraphBuilder *b) noexcept;
 size_t builder_unreachable_found(GraphBuilder *b) noexcept;
 size_t builder_unreachable_linked(GraphBuilder *b) noexcept;
 int builder_max_level(GraphBuilder *b) noexcept;
-// Bytes hnswlib needs for n elements of this shape (for the maintenance_work_mem check).
-size_t builder_memory_estimate(size_t n, size_t dims, int m) noexcept;
+// 32-bit words hnswlib holds per element: the stored element's, or under inner product dims + 1
+// floats (the graph is built over lifted float vectors, see hnsw_builder.cpp).
+size_t builder_stored_words(ElementKind element, Metric metric, size_t dims) noexcept;
+// Bytes hnswlib needs for n elements of `stored_words` words (for the maintenance_work_mem check).
+size_t builder_memory_estimate(size_t n, size_t stored_words, int m) noexcept;
 
 }  // namespace hnsw
 }  // namespace prism

@@ -7,8 +7,10 @@
 // Records larger than a page (about > 2000 dims) use per_page = 1 and occupy `span`
 // consecutive blocks starting at block = id.
 //
-// Element item: ElementHeader, heap TIDs, 2*m level-0 links, then the float4 vector (for cosine
-// the stored vector is normalized). Upper item: `level` uint16 counts then level * m links.
+// Element item: ElementHeader, heap TIDs, 2*m level-0 links, then the stored element: `words`
+// 32-bit words (hnsw_element.h: float4 per dimension, half per dimension, or bits, padded to a
+// word; for cosine the stored vector is normalized). Upper item: `level` uint16 counts then
+// level * m links.
 // Upper items live in upper pages or, since version 2, after the per_page element slots of a
 // full element page (line pointers per_page+1...): the bulk build puts an element's upper links
 // on its own page when they fit, inserts on the last full element page with room: no upper
@@ -37,7 +39,10 @@ constexpr int kMaxEfConstruction = 1000;
 constexpr int kDefaultM = 16;
 constexpr int kDefaultEfConstruction = 64;
 
-enum class Metric : uint8_t { L2 = 1, InnerProduct = 2, Cosine = 3 };
+// L1, Hamming and Jaccard: the vector_l1_ops / halfvec_l1_ops, bit_hamming_ops and
+// bit_jaccard_ops classes (the stored element kind is MetaPageData::element).
+enum class Metric : uint8_t { L2 = 1, InnerProduct = 2, Cosine = 3, L1 = 4, Hamming = 5, Jaccard = 6 };
+constexpr uint8_t kMetricLast = (uint8_t) Metric::Jaccard;
 
 enum PageKind : uint16_t { kPageMeta = 0x5001, kPageElement = 0x5002, kPageUpper = 0x5003, kPageContinuation = 0x5004 };
 
@@ -68,7 +73,7 @@ struct ElementHeader {
 	uint16_t reserved2;
 	uint32_t dup_next;		 // next kElementDuplicate record holding more TIDs of this vector
 	HeapTid tids[kHeapTidsPerElement];
-	// followed by: uint32_t links0[2*m]; float vec[dims];
+	// followed by: uint32_t links0[2*m]; uint32_t element[words];
 };
 
 struct MetaPageData {
@@ -88,11 +93,19 @@ struct MetaPageData {
 	uint32_t last_element_block;  // element page new elements are appended to
 	uint32_t last_upper_block;	  // upper page new upper items are appended to
 	uint64_t inserted;			  // elements ever written (statistics)
+	// Added after format 3 was first written, in bytes that were zero before: ElementKind
+	// (hnsw_element.h), 0 = float32. pd_lower of older metapages ends before it.
+	uint8_t element;
+	uint8_t reserved3[7];
 };
+// Metapage bytes every format-3 metapage covers with pd_lower (the fields before `element`).
+constexpr size_t kMetaRequiredSize = 56;
+static_assert(offsetof(MetaPageData, element) == kMetaRequiredSize, "metapage fields before element");
 
 inline size_t links0_offset() { return sizeof(ElementHeader); }
 inline size_t vector_offset(int m) { return sizeof(ElementHeader) + sizeof(uint32_t) * 2 * m; }
-inline size_t element_record_size(int m, int dims) { return vector_offset(m) + sizeof(float) * dims; }
+// `words`: 32-bit words of the stored element (element_words; one per float32 dimension).
+inline size_t element_record_size(int m, size_t words) { return vector_offset(m) + sizeof(uint32_t) * words; }
 inline size_t upper_item_size(int m, int level)
 {
 	return ((sizeof(uint16_t) * level + 3) & ~size_t(3)) + sizeof(uint32_t) * m * level;
@@ -121,12 +134,13 @@ struct ElementLayout {
 	uint32_t chunk;		  // bytes of the record stored per page when spanning
 };
 
-// `item_space`: usable bytes per page for items including their line pointers
-// (`line_pointer` bytes each), `max_item`: largest single item a page accepts.
-inline ElementLayout compute_layout(int m, int dims, size_t item_space, size_t line_pointer, size_t max_item)
+// `words`: 32-bit words of the stored element. `item_space`: usable bytes per page for items
+// including their line pointers (`line_pointer` bytes each), `max_item`: largest single item a
+// page accepts.
+inline ElementLayout compute_layout(int m, size_t words, size_t item_space, size_t line_pointer, size_t max_item)
 {
 	ElementLayout l;
-	l.record_size = (uint32_t) element_record_size(m, dims);
+	l.record_size = (uint32_t) element_record_size(m, words);
 	size_t aligned = (l.record_size + 7) & ~size_t(7);
 	if (aligned + line_pointer <= item_space && l.record_size <= max_item) {
 		l.per_page = (uint32_t) (item_space / (aligned + line_pointer));

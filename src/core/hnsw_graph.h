@@ -7,7 +7,8 @@
 // through these frames.
 //
 // Graph store interface (duck-typed), beyond the search store's:
-//   size_t dimensions()                                  floats per vector
+//   size_t dimensions()                                  32-bit words per stored element
+//                                                        (floats for float32; hnsw_element.h)
 //   bool   load(uint32_t id, int level, float *vec, uint16_t *in_links)
 //          false unless id is a live element present on `level`; else copies its vector and
 //          level-0 in-link count (a lower bound of its real in-links)

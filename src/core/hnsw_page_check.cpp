@@ -6,6 +6,8 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "core/hnsw_element.h"
+
 namespace prism {
 namespace hnsw {
 
@@ -184,7 +186,8 @@ PageShape page_shape_from_meta(const MetaPageData &meta, uint32_t nblocks)
 	s.per_page = meta.per_page;
 	s.span = meta.span;
 	s.record_size = meta.record_size;
-	ElementLayout l = compute_layout(meta.m, meta.dims, kItemSpace, kLinePointerSize, kMaxItem);
+	ElementLayout l =
+		compute_layout(meta.m, element_words((ElementKind) meta.element, meta.dims), kItemSpace, kLinePointerSize, kMaxItem);
 	s.chunk = l.chunk;
 	s.nblocks = nblocks;
 	return s;
@@ -207,12 +210,14 @@ PageCheck check_meta_page(const void *page_, uint32_t nblocks, MetaPageData *met
 		fail(&out, 0, "block 0 has page kind 0x%04x, not the metapage kind", out.kind);
 		return out;
 	}
-	if (lower(page) < kHeaderSize + sizeof(MetaPageData)) {
+	if (lower(page) < kHeaderSize + kMetaRequiredSize) {
 		fail(&out, 0, "pd_lower %u leaves no room for the metapage data", lower(page));
 		return out;
 	}
 	MetaPageData m;
 	memcpy(&m, page + kHeaderSize, sizeof(m));	// PageGetContents: MAXALIGN(24) = 24
+	if (lower(page) < kHeaderSize + sizeof(MetaPageData))
+		memset(&m.element, 0, sizeof(MetaPageData) - kMetaRequiredSize);  // written before `element` existed
 	if (m.magic != kMagic) {
 		fail(&out, 0, "magic number is 0x%08x, expected 0x%08x", m.magic, kMagic);
 		return out;
@@ -227,15 +232,24 @@ PageCheck check_meta_page(const void *page_, uint32_t nblocks, MetaPageData *met
 		fail(&out, 0, "%u dimensions", m.dims);
 		return out;
 	}
-	if (m.metric < (uint8_t) Metric::L2 || m.metric > (uint8_t) Metric::Cosine) {
+	if (m.metric < (uint8_t) Metric::L2 || m.metric > kMetricLast) {
 		fail(&out, 0, "unknown metric %u", m.metric);
+		return out;
+	}
+	if (m.element > kElementKindLast || !element_metric_valid((ElementKind) m.element, (Metric) m.metric)) {
+		fail(&out, 0, "unknown element type %u for metric %u", m.element, m.metric);
+		return out;
+	}
+	if (m.dims > element_max_dims((ElementKind) m.element)) {
+		fail(&out, 0, "%u dimensions", m.dims);
 		return out;
 	}
 	if (m.m < kMinM || m.m > kMaxM || m.ef_construction < kMinEfConstruction || m.ef_construction > kMaxEfConstruction) {
 		fail(&out, 0, "m %u or ef_construction %u out of range", m.m, m.ef_construction);
 		return out;
 	}
-	ElementLayout l = compute_layout(m.m, m.dims, kItemSpace, kLinePointerSize, kMaxItem);
+	ElementLayout l =
+		compute_layout(m.m, element_words((ElementKind) m.element, m.dims), kItemSpace, kLinePointerSize, kMaxItem);
 	if (m.per_page != l.per_page || m.span != l.span || m.record_size != l.record_size) {
 		fail(&out, 0, "layout (%u per page, span %u, record %u bytes) does not match %u dimensions and m %u", m.per_page,
 			 m.span, m.record_size, m.dims, m.m);

@@ -12,6 +12,7 @@ extern "C" {
 }
 
 #include "core/distance.h"
+#include "core/hnsw_element.h"
 #include "core/hnsw_format.h"
 #include "core/hnsw_page_check.h"
 #include "core/hnsw_search.h"
@@ -47,8 +48,9 @@ struct IndexShape {
 	uint32 chunk;
 	uint32 entry_point;
 	int entry_level;
-	Kernels kernels;
-	size_t dims_param;	// hnswlib kernels take a pointer to the dimension
+	ElementKind element;  // what the opclass stores per row (float32, half, bit)
+	size_t words;		  // 32-bit words of one stored element (element_words)
+	ElementSpace space;	  // its kernel under `metric`
 };
 
 constexpr BlockNumber kMetaBlock = 0;
@@ -87,18 +89,30 @@ void shape_from_meta(const MetaPageData *meta, IndexShape *shape);
 MetaPageData *page_meta(Page page);
 size_t element_item_space();
 size_t element_max_item();
-ElementLayout layout_for(int m, int dims);
+ElementLayout layout_for(int m, size_t words);
 void fill_shape_layout(IndexShape *shape);
 [[noreturn]] void report_corrupt(Relation index, const char *what, uint32 id);
-float metric_distance(const IndexShape &shape, const float *a, const float *b);
+// Graph distance between two stored elements (words as float pointers, see hnsw_element.h).
+inline float metric_distance(const IndexShape &shape, const float *a, const float *b)
+{
+	return element_distance(shape.space, a, b);
+}
 void write_upper_links(Relation index, BufferAccessStrategy strategy, uint32 id, BlockNumber ub,
 					   OffsetNumber uoff, int elevel, const IndexShape &sh, int level, const uint32 *links, int n);
-void normalize_vector(float *v, int dims);
-// Copies a heap vector datum into `out` (normalized for cosine); false if it is not indexed.
+// Encodes a heap datum of the indexed type as the stored element in out[0..sh.words) (normalized
+// for cosine); false if it is not indexed (a zero vector under cosine).
 bool prepare_vector(const IndexShape &sh, Datum value, float *out);
+// The same for a scan's query (a zero vector under cosine stays zero).
+void prepare_query(const IndexShape &sh, Datum value, float *out);
 int random_level(int m);
-int index_dimensions(Relation index);
+// The indexed column's dimensions (typmod; bits for bit), checked against the element's limit.
+int index_dimensions(Relation index, ElementKind element);
 Metric index_metric(Relation index);
+// The stored element of the index's opclass (its input type) and metric: ERRORs for a type the
+// hnsw index cannot store.
+ElementKind index_element(Relation index, Metric metric);
+// Fills the shape of a new index from its definition (dims, metric, element, options, layout).
+void shape_from_index(Relation index, IndexShape *shape);
 void index_options(Relation index, int *m, int *ef_construction);
 
 // hnsw_verify.cpp: corrupted pages ERROR with errmsg "index \"%s\" contains a corrupted page at
@@ -129,7 +143,7 @@ struct PgStore {
 	Relation index;
 	const IndexShape *shape;
 	BlockNumber nblocks;
-	float *scratch;	 // dims floats, for records spanning pages
+	float *scratch;	 // one stored element (shape->words), for records spanning pages
 	uint64 pages_read;
 	bool writer;  // this backend holds kWriterLock: reads need no buffer content locks
 
@@ -149,7 +163,7 @@ void store_init(PgStore *s, Relation index, const IndexShape *shape);
 struct PgGraphReads {
 	PgStore *store;
 
-	size_t dimensions() const { return store->shape->dims; }
+	size_t dimensions() const { return store->shape->words; }
 	float pair_distance(const float *a, const float *b) const { return metric_distance(*store->shape, a, b); }
 	int links(uint32 id, int level, uint32 *out) { return store->links(id, level, out); }
 	void vector(uint32 id, float *out) { store->vector(id, out); }

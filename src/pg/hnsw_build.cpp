@@ -39,7 +39,7 @@ struct BuildState {
 	Relation index;
 	IndexShape shape;
 	MemoryContext ctx;
-	float *vecs;		   // rows * dims
+	float *vecs;		   // rows * shape.words: the stored elements
 	ItemPointerData *tids;  // first TID of each row
 	int32 *extra_head;	   // per row: first extra TID (index into extra arrays) or -1
 	ItemPointerData *extra_tid;
@@ -56,7 +56,7 @@ struct BuildState {
 	GraphBuilder *builder;
 };
 
-static uint32 hash_row(const float *v, int dims) { return hash_bytes((const unsigned char *) v, sizeof(float) * dims); }
+static uint32 hash_row(const float *v, size_t words) { return hash_bytes((const unsigned char *) v, sizeof(float) * words); }
 
 // `want` is rounded up to a power of two (slots are found by masking).
 static void rehash(BuildState *bs, size_t want)
@@ -68,7 +68,7 @@ static void rehash(BuildState *bs, size_t want)
 	memset(bs->hash_slots, 0, size * sizeof(uint32));
 	bs->hash_size = size;
 	for (size_t r = 0; r < bs->rows; r++) {
-		size_t h = hash_row(bs->vecs + r * bs->shape.dims, bs->shape.dims) & (size - 1);
+		size_t h = hash_row(bs->vecs + r * bs->shape.words, bs->shape.words) & (size - 1);
 		while (bs->hash_slots[h])
 			h = (h + 1) & (size - 1);
 		bs->hash_slots[h] = (uint32) r + 1;
@@ -78,7 +78,7 @@ static void rehash(BuildState *bs, size_t want)
 // Returns the row holding exactly this vector, or -1 (and remembers the slot for adding).
 static int64 find_duplicate(BuildState *bs, const float *v, size_t *slot)
 {
-	int dims = bs->shape.dims;
+	size_t dims = bs->shape.words;
 	size_t h = hash_row(v, dims) & (bs->hash_size - 1);
 	while (bs->hash_slots[h]) {
 		size_t r = bs->hash_slots[h] - 1;
@@ -93,7 +93,7 @@ static int64 find_duplicate(BuildState *bs, const float *v, size_t *slot)
 static void grow_rows(BuildState *bs)
 {
 	size_t cap = bs->cap * 2;
-	int dims = bs->shape.dims;
+	size_t dims = bs->shape.words;
 	bs->vecs = (float *) repalloc_huge(bs->vecs, cap * dims * sizeof(float));
 	bs->tids = (ItemPointerData *) repalloc_huge(bs->tids, cap * sizeof(ItemPointerData));
 	bs->extra_head = (int32 *) repalloc_huge(bs->extra_head, cap * sizeof(int32));
@@ -116,6 +116,8 @@ static void build_graph(BuildState *bs)
 	p.vectors = bs->vecs;
 	p.n = bs->rows;
 	p.dims = bs->shape.dims;
+	p.words = bs->shape.words;
+	p.element = bs->shape.element;
 	p.m = bs->shape.m;
 	p.ef_construction = bs->shape.ef_construction;
 	p.metric = bs->shape.metric;
@@ -178,6 +180,7 @@ static MetaPageData *init_meta(Page page, const IndexShape &sh)
 	meta->version = kFormatVersion;
 	meta->dims = sh.dims;
 	meta->metric = (uint8) sh.metric;
+	meta->element = (uint8) sh.element;
 	meta->m = sh.m;
 	meta->ef_construction = sh.ef_construction;
 	meta->per_page = sh.per_page;
@@ -332,7 +335,7 @@ static void write_graph(BuildState *bs)
 			uint32 *dst = (uint32 *) (rec + links0_offset());
 			for (int i = 0; i < nl; i++)
 				dst[i] = record_id(links[i]);
-			memcpy(rec + voff, bs->vecs + row * sh.dims, sizeof(float) * sh.dims);
+			memcpy(rec + voff, bs->vecs + row * sh.words, sizeof(float) * sh.words);
 			set_tid(&h->tids[0], &bs->tids[row]);
 			h->n_tids = 1;
 			extra = bs->extra_head[row];
@@ -447,7 +450,7 @@ static void build_callback(Relation index, ItemPointer tid, Datum *values, bool 
 		return;
 	MemoryContext old = MemoryContextSwitchTo(bs->ctx);
 	if (bs->on_disk) {
-		float *v = (float *) palloc(sizeof(float) * bs->shape.dims);
+		float *v = (float *) palloc(sizeof(float) * bs->shape.words);
 		if (prepare_vector(bs->shape, values[0], v)) {
 			insert_element(index, v, tid);
 			bs->index_tuples++;
@@ -459,7 +462,7 @@ static void build_callback(Relation index, ItemPointer tid, Datum *values, bool 
 	}
 	if (bs->rows == bs->cap)
 		grow_rows(bs);
-	float *dst = bs->vecs + bs->rows * bs->shape.dims;
+	float *dst = bs->vecs + bs->rows * bs->shape.words;
 	if (prepare_vector(bs->shape, values[0], dst)) {
 		size_t slot;
 		int64 dup = find_duplicate(bs, dst, &slot);
@@ -503,10 +506,7 @@ static IndexBuildResult *hnswbuild_impl(Relation heap, Relation index, IndexInfo
 	BuildState *bs = (BuildState *) palloc0(sizeof(BuildState));
 	bs->heap = heap;
 	bs->index = index;
-	bs->shape.dims = index_dimensions(index);
-	bs->shape.metric = index_metric(index);
-	index_options(index, &bs->shape.m, &bs->shape.ef_construction);
-	fill_shape_layout(&bs->shape);
+	shape_from_index(index, &bs->shape);
 	bs->ctx = AllocSetContextCreate(CurrentMemoryContext, "hnsw build", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextCallback *cb = (MemoryContextCallback *) MemoryContextAlloc(bs->ctx, sizeof(MemoryContextCallback));
 	cb->func = free_builder;
@@ -514,10 +514,11 @@ static IndexBuildResult *hnswbuild_impl(Relation heap, Relation index, IndexInfo
 	MemoryContextRegisterResetCallback(bs->ctx, cb);
 
 	MemoryContext old = MemoryContextSwitchTo(bs->ctx);
-	size_t dims = bs->shape.dims;
+	size_t dims = bs->shape.words;
 	bs->budget = (size_t) maintenance_work_mem * 1024;
 	bs->row_bytes = dims * sizeof(float) + sizeof(ItemPointerData) + sizeof(int32) + 2 * sizeof(uint32) +
-					builder_memory_estimate(1, dims, bs->shape.m);
+					builder_memory_estimate(1, builder_stored_words(bs->shape.element, bs->shape.metric, bs->shape.dims),
+											bs->shape.m);
 	double est = heap->rd_rel->reltuples > 0 ? heap->rd_rel->reltuples : 1024;
 	bs->cap = (size_t) Min(Max(est, 1024.0), (double) (bs->budget / bs->row_bytes + 1024));
 	bs->vecs = (float *) palloc_extended(bs->cap * dims * sizeof(float), MCXT_ALLOC_HUGE);
@@ -565,10 +566,7 @@ void hnswbuildempty(Relation index)
 {
 	prism::prism_guarded([&] {
 		IndexShape sh;
-		sh.dims = index_dimensions(index);
-		sh.metric = index_metric(index);
-		index_options(index, &sh.m, &sh.ef_construction);
-		fill_shape_layout(&sh);
+		shape_from_index(index, &sh);
 		write_empty_meta(index, INIT_FORKNUM, sh);
 		return 0;
 	});

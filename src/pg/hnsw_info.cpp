@@ -193,6 +193,12 @@ static const char *metric_name(uint8 metric)
 		return "ip";
 	case Metric::Cosine:
 		return "cosine";
+	case Metric::L1:
+		return "l1";
+	case Metric::Hamming:
+		return "hamming";
+	case Metric::Jaccard:
+		return "jaccard";
 	}
 	return "unknown";
 }
@@ -228,8 +234,9 @@ static bool check_meta(Walk *w)
 		report(w, "bad metapage", -1, "metapage says %u dimensions, the indexed column has %d", m.dims, typmod);
 		return false;
 	}
-	if (m.metric < (uint8) Metric::L2 || m.metric > (uint8) Metric::Cosine) {
-		report(w, "bad metapage", -1, "unknown metric %u", m.metric);
+	if (m.metric < (uint8) Metric::L2 || m.metric > kMetricLast || m.element > kElementKindLast ||
+		!element_metric_valid((ElementKind) m.element, (Metric) m.metric)) {
+		report(w, "bad metapage", -1, "unknown metric %u for element type %u", m.metric, m.element);
 		return false;
 	}
 	if (m.m < kMinM || m.m > kMaxM || m.ef_construction < kMinEfConstruction ||
@@ -401,7 +408,7 @@ static bool gather_vector(Walk *w, uint32 id, BlockNumber b, const char *item)
 {
 	const IndexShape &sh = w->sh;
 	size_t voff = vector_offset(sh.m);
-	size_t total = sizeof(float) * sh.dims;
+	size_t total = sizeof(float) * sh.words;
 	char *dst = (char *) w->vec;
 	if (sh.span == 1) {
 		memcpy(dst, item + voff, total);
@@ -496,11 +503,10 @@ static void check_elements(Walk *w)
 				continue;
 			if (!gather_vector(w, id, b, item))
 				continue;
-			for (uint32 i = 0; i < sh.dims; i++)
-				if (!std::isfinite(w->vec[i])) {
-					report(w, "bad vector", id, "dimension %u is %s", i + 1, std::isnan(w->vec[i]) ? "NaN" : "infinite");
-					break;
-				}
+			bool nan;
+			long bad = element_bad_value(sh.element, w->vec, sh.dims, &nan);
+			if (bad >= 0)
+				report(w, "bad vector", id, "dimension %ld is %s", bad + 1, nan ? "NaN" : "infinite");
 		}
 	}
 }
@@ -577,7 +583,7 @@ static bool walk_headers(Walk *w)
 	w->dup_next = (uint32 *) palloc_extended(sizeof(uint32) * (cap + 1), MCXT_ALLOC_HUGE);
 	w->in_links = (uint16 *) palloc_extended(sizeof(uint16) * (cap + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	w->in_found = (uint32 *) palloc_extended(sizeof(uint32) * (cap + 1), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	w->vec = (float *) palloc(sizeof(float) * w->sh.dims);
+	w->vec = (float *) palloc(sizeof(float) * w->sh.words);
 	scan_headers(w);
 	return true;
 }

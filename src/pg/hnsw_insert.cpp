@@ -313,7 +313,7 @@ struct InsertGraph : PgGraphReads {
 // to it known), skipping elements that are not live; returns how many, ids in `out`.
 static int choose_new_neighbors(Inserter *ins, const Candidate *cands, int n, int m, uint32 *out)
 {
-	size_t dims = ins->sh.dims;
+	size_t dims = ins->sh.words;
 	GraphScratch *sc = graph_scratch(Max(n, 2 * m) + 1, dims);
 	int live = 0;
 	for (int i = 0; i < n; i++) {
@@ -421,9 +421,9 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 			int n = (int) ins->result.size;
 			if (l == 0 && n > 0 && ins->result.items[0].dist <= 0) {
 				// Possible exact duplicate: compare the stored vector bit for bit.
-				float *other = (float *) palloc(sizeof(float) * sh.dims);
+				float *other = (float *) palloc(sizeof(float) * sh.words);
 				ins->store.vector(ins->result.items[0].id, other);
-				if (memcmp(other, vec, sizeof(float) * sh.dims) == 0 &&
+				if (memcmp(other, vec, sizeof(float) * sh.words) == 0 &&
 					add_duplicate_tid(ins, ins->result.items[0].id, heap_tid)) {
 					release_visited(ins->visited, ins->visited_shared);
 					UnlockPage(index, kWriterLock, ExclusiveLock);
@@ -452,7 +452,7 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 	h->n_tids = 1;
 	h->n_links0 = n_chosen[0];
 	memcpy(rec + links0_offset(), chosen[0] ? chosen[0] : ins->link_buf, sizeof(uint32) * n_chosen[0]);
-	memcpy(rec + vector_offset(m), vec, sizeof(float) * sh.dims);
+	memcpy(rec + vector_offset(m), vec, sizeof(float) * sh.words);
 	if (level > 0) {
 		size_t usize = upper_item_size(m, level);
 		char *up = (char *) palloc0(usize);
@@ -475,7 +475,7 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 	// 2. back-links
 	{
 		InsertGraph g{{&ins->store}, ins};
-		GraphScratch *sc = graph_scratch(2 * m + 1, sh.dims);
+		GraphScratch *sc = graph_scratch(2 * m + 1, sh.words);
 		for (int l = Min(level, ins->meta.entry_level); l >= 0; l--)
 			for (int i = 0; i < n_chosen[l]; i++)
 				if (add_backlink(g, *sc, chosen[l][i], id, vec, l, m) && l == 0)
@@ -513,7 +513,7 @@ bool hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_ti
 			return false;
 		IndexShape sh;
 		read_shape(index, &sh);
-		float *vec = (float *) palloc(sizeof(float) * sh.dims);
+		float *vec = (float *) palloc(sizeof(float) * sh.words);
 		if (prepare_vector(sh, values[0], vec))
 			insert_element(index, vec, heap_tid);
 		pfree(vec);

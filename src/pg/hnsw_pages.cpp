@@ -1,12 +1,16 @@
 // Page helpers of the hnsw index: page init, metapage decoding, layout, metric, options.
 #include <cmath>
 
+#include "pg/halfvec.h"
 #include "pg/hnsw.h"
 #include "pg/vector.h"
 
 extern "C" {
 #include "catalog/pg_opclass.h"
+#include "catalog/pg_type.h"
 #include "common/pg_prng.h"
+#include "utils/lsyscache.h"
+#include "utils/varbit.h"
 #include "utils/syscache.h"
 }
 
@@ -32,26 +36,39 @@ size_t element_item_space()
 
 size_t element_max_item() { return element_item_space() - sizeof(ItemIdData); }
 
-ElementLayout layout_for(int m, int dims)
+ElementLayout layout_for(int m, size_t words)
 {
-	return compute_layout(m, dims, element_item_space(), sizeof(ItemIdData), element_max_item());
+	return compute_layout(m, words, element_item_space(), sizeof(ItemIdData), element_max_item());
 }
 
+// Derives the layout and the kernels from dims, metric, element and m.
 void fill_shape_layout(IndexShape *shape)
 {
-	ElementLayout l = layout_for(shape->m, shape->dims);
+	shape->words = element_words(shape->element, shape->dims);
+	ElementLayout l = layout_for(shape->m, shape->words);
 	shape->per_page = l.per_page;
 	shape->span = l.span;
 	shape->record_size = l.record_size;
 	shape->chunk = l.chunk;
-	shape->kernels = best_kernels(shape->dims);
-	shape->dims_param = shape->dims;
+	if (!element_metric_valid(shape->element, shape->metric))
+		elog(ERROR, "hnsw element type %u cannot use metric %u", (unsigned) shape->element, (unsigned) shape->metric);
+	shape->space = element_space(shape->element, shape->metric, shape->dims);
+}
+
+void shape_from_index(Relation index, IndexShape *shape)
+{
+	shape->metric = index_metric(index);
+	shape->element = index_element(index, shape->metric);
+	shape->dims = index_dimensions(index, shape->element);
+	index_options(index, &shape->m, &shape->ef_construction);
+	fill_shape_layout(shape);
 }
 
 void shape_from_meta(const MetaPageData *meta, IndexShape *shape)
 {
 	shape->dims = meta->dims;
 	shape->metric = (Metric) meta->metric;
+	shape->element = (ElementKind) meta->element;
 	shape->m = meta->m;
 	shape->ef_construction = meta->ef_construction;
 	shape->entry_point = meta->entry_point;
@@ -97,30 +114,6 @@ void write_upper_links(Relation index, BufferAccessStrategy strategy, uint32 id,
 	UnlockReleaseBuffer(buf);
 }
 
-float metric_distance(const IndexShape &shape, const float *a, const float *b)
-{
-	switch (shape.metric) {
-	case Metric::L2:
-		return shape.kernels.l2sq(a, b, &shape.dims_param);
-	case Metric::InnerProduct:
-		return -shape.kernels.dot(a, b, &shape.dims_param);
-	case Metric::Cosine:
-	default:
-		return 1.0f - shape.kernels.dot(a, b, &shape.dims_param);
-	}
-}
-
-void normalize_vector(float *v, int dims)
-{
-	double norm = 0;
-	for (int i = 0; i < dims; i++)
-		norm += (double) v[i] * v[i];
-	norm = sqrt(norm);
-	if (norm > 0)
-		for (int i = 0; i < dims; i++)
-			v[i] = (float) (v[i] / norm);
-}
-
 // hnswlib's level distribution: floor(-ln(U) / ln(m)), capped so upper links fit one item.
 int random_level(int m)
 {
@@ -131,30 +124,60 @@ int random_level(int m)
 	return level > kMaxLevel ? kMaxLevel : level;
 }
 
-int index_dimensions(Relation index)
+int index_dimensions(Relation index, ElementKind element)
 {
 	int32 typmod = TupleDescAttr(index->rd_att, 0)->atttypmod;
 	if (typmod < 1)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("column does not have dimensions"),
-						errhint("Declare the column with a dimension, for example vector(3), to index it with hnsw.")));
+						errhint("Declare the column with a dimension, for example %s(3), to index it with hnsw.",
+								element_kind_name(element))));
+	if ((uint32) typmod > element_max_dims(element))
+		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						errmsg("column cannot have more than %u dimensions for hnsw index", element_max_dims(element))));
 	return typmod;
 }
 
-// The metric follows from the opclass' ordering operator (strategy 1): <->, <#> or <=>.
+// The metric follows from the opclass' ordering operator (strategy 1).
 Metric index_metric(Relation index)
 {
 	Oid opfamily = index->rd_opfamily[0];
 	Oid type = index->rd_opcintype[0];
 	Oid op = get_opfamily_member(opfamily, type, type, 1);
 	char *name = OidIsValid(op) ? get_opname(op) : NULL;
-	if (name && strcmp(name, "<->") == 0)
-		return Metric::L2;
-	if (name && strcmp(name, "<#>") == 0)
-		return Metric::InnerProduct;
-	if (name && strcmp(name, "<=>") == 0)
-		return Metric::Cosine;
+	static const struct {
+		const char *op;
+		Metric metric;
+	} ops[] = {{"<->", Metric::L2},	 {"<#>", Metric::InnerProduct}, {"<=>", Metric::Cosine},
+			   {"<+>", Metric::L1},	 {"<~>", Metric::Hamming},		{"<%>", Metric::Jaccard}};
+	for (const auto &o : ops)
+		if (name && strcmp(name, o.op) == 0)
+			return o.metric;
 	elog(ERROR, "hnsw operator class has no supported ordering operator");
 	pg_unreachable();
+}
+
+ElementKind index_element(Relation index, Metric metric)
+{
+	Oid type = index->rd_opcintype[0];
+	ElementKind kind = ElementKind::Float32;
+	// bit varying is binary-coercible to bit, but its values differ in length: cast it to bit(n)
+	bool known = type == BITOID && TupleDescAttr(index->rd_att, 0)->atttypid == BITOID;
+	if (known) {
+		kind = ElementKind::Bit;
+	} else if (type != BITOID) {
+		HeapTuple tp = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
+		if (!HeapTupleIsValid(tp))
+			elog(ERROR, "cache lookup failed for type %u", type);
+		const char *name = NameStr(((Form_pg_type) GETSTRUCT(tp))->typname);
+		known = strcmp(name, "vector") == 0 || strcmp(name, "halfvec") == 0;
+		kind = strcmp(name, "halfvec") == 0 ? ElementKind::Half : ElementKind::Float32;
+		ReleaseSysCache(tp);
+	}
+	if (!known)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("type not supported for hnsw index")));
+	if (!element_metric_valid(kind, metric))
+		elog(ERROR, "hnsw operator class for %s has an unsupported ordering operator", element_kind_name(kind));
+	return kind;
 }
 
 void index_options(Relation index, int *m, int *ef_construction)
@@ -168,26 +191,54 @@ void index_options(Relation index, int *m, int *ef_construction)
 						errdetail("m is %d and ef_construction is %d.", *m, *ef_construction)));
 }
 
-// Copies a heap vector into `out` (normalized for cosine); false if it cannot be indexed.
-bool prepare_vector(const IndexShape &sh, Datum value, float *out)
+// Encodes `value` (the opclass' input type) as the stored element; for a query, `query` words the
+// dimension error as the operators do and keeps a zero vector under cosine.
+static bool encode_datum(const IndexShape &sh, Datum value, float *out, bool query)
 {
-	Vector *v = DatumGetVector(value);
-	if (v->dim != (int) sh.dims)
-		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
-						errmsg("expected %u dimensions, not %d", sh.dims, v->dim)));
-	memcpy(out, v->x, sizeof(float) * sh.dims);
-	if ((Pointer) v != DatumGetPointer(value))
-		pfree(v);
-	if (sh.metric == Metric::Cosine) {
-		double norm = 0;
-		for (uint32 i = 0; i < sh.dims; i++)
-			norm += (double) out[i] * out[i];
-		if (norm == 0)
-			return false;  // cosine distance is undefined for zero vectors: not indexed
-		normalize_vector(out, sh.dims);
+	bool ok = true;
+	switch (sh.element) {
+	case ElementKind::Float32: {
+		Vector *v = DatumGetVector(value);
+		if (v->dim != (int) sh.dims)
+			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+							query ? errmsg("different vector dimensions %u and %d", sh.dims, v->dim)
+								  : errmsg("expected %u dimensions, not %d", sh.dims, v->dim)));
+		ok = encode_float_element(sh.element, sh.metric, v->x, sh.dims, out);
+		if ((Pointer) v != DatumGetPointer(value))
+			pfree(v);
+		break;
 	}
-	return true;
+	case ElementKind::Half: {
+		HalfVector *v = DatumGetHalfVector(value);
+		if (v->dim != (int) sh.dims)
+			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+							query ? errmsg("different halfvec dimensions %u and %d", sh.dims, v->dim)
+								  : errmsg("expected %u dimensions, not %d", sh.dims, v->dim)));
+		ok = encode_half_element(sh.metric, v->x, sh.dims, out);
+		if ((Pointer) v != DatumGetPointer(value))
+			pfree(v);
+		break;
+	}
+	case ElementKind::Bit: {
+		VarBit *v = DatumGetVarBitP(value);
+		if ((uint32) VARBITLEN(v) != sh.dims)
+			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+							query ? errmsg("different bit lengths %u and %u", sh.dims, (uint32) VARBITLEN(v))
+								  : errmsg("expected %u dimensions, not %u", sh.dims, (uint32) VARBITLEN(v))));
+		encode_bit_element(VARBITS(v), sh.dims, out);
+		if ((Pointer) v != DatumGetPointer(value))
+			pfree(v);
+		break;
+	}
+	}
+	if (!ok && query)
+		memset(out, 0, sizeof(uint32) * sh.words);
+	return ok;
 }
+
+bool prepare_vector(const IndexShape &sh, Datum value, float *out) { return encode_datum(sh, value, out, false); }
+
+void prepare_query(const IndexShape &sh, Datum value, float *out) { encode_datum(sh, value, out, true); }
 
 }  // namespace hnsw
 }  // namespace prism

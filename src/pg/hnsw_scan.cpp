@@ -115,20 +115,16 @@ static void start_search(IndexScanDesc scan)
 	pgstat_count_index_scan(scan->indexRelation);
 	read_shape(scan->indexRelation, &sh);
 	store_init(&so->store, scan->indexRelation, &sh);
-	so->query = (float *) palloc0(sizeof(float) * sh.dims);
+	so->query = (float *) palloc0(sizeof(float) * sh.words);
 	if (scan->orderByData && !(scan->orderByData[0].sk_flags & SK_ISNULL)) {
-		Vector *q = DatumGetVector(scan->orderByData[0].sk_argument);
-		if (q->dim != (int) sh.dims)
-			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("different vector dimensions %u and %d", sh.dims, q->dim)));
-		memcpy(so->query, q->x, sizeof(float) * sh.dims);
-		if (sh.metric == Metric::Cosine)
-			normalize_vector(so->query, sh.dims);
+		prepare_query(sh, scan->orderByData[0].sk_argument, so->query);
 		// The cosine operator works on the raw vectors, the index on normalized ones: their
 		// values differ in the last bits, so only l2 and inner product share theirs.
 		// The reader checks that its vector argument is the indexed column of the returned row
 		// as it lies in a shared buffer (hnsw_plan.cpp): not for an expression index, nor for a
 		// temporary table (local buffers).
-		so->share_distances = sh.metric != Metric::Cosine && scan->heapRelation != NULL &&
+		so->share_distances = sh.element == ElementKind::Float32 &&
+							  (sh.metric == Metric::L2 || sh.metric == Metric::InnerProduct) && scan->heapRelation != NULL &&
 							  !RelationUsesLocalBuffers(scan->heapRelation) &&
 							  scan->indexRelation->rd_index->indkey.values[0] != 0;
 	}
@@ -274,10 +270,7 @@ static bool next_element(ScanOpaque *so, Candidate *out)
 }
 
 // What the ORDER BY operator returns for internal distance d (l2: squared; ip: -dot).
-static double operator_value(Metric metric, float d)
-{
-	return metric == Metric::L2 ? sqrt((double) d) : (double) d;
-}
+static double operator_value(Metric metric, float d) { return element_operator_value(metric, d); }
 
 // Under the scan's MVCC snapshot a visible row at the returned TID is the one whose vector the
 // element held when the scan read it: a TID is reused only after vacuum removed its element.

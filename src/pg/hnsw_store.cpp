@@ -18,7 +18,7 @@ void store_init(PgStore *s, Relation index, const IndexShape *shape)
 	s->index = index;
 	s->shape = shape;
 	s->nblocks = RelationGetNumberOfBlocks(index);
-	s->scratch = shape->span > 1 ? (float *) palloc(sizeof(float) * shape->dims) : NULL;
+	s->scratch = shape->span > 1 ? (float *) palloc(sizeof(float) * shape->words) : NULL;
 	s->pages_read = 0;
 	s->writer = false;
 }
@@ -183,7 +183,7 @@ static const float *gather_vector(PgStore *s, uint32 id, const char *item)
 {
 	const IndexShape *sh = s->shape;
 	size_t voff = vector_offset(sh->m);
-	size_t total = sizeof(float) * sh->dims;
+	size_t total = sizeof(float) * sh->words;
 	size_t first = sh->chunk - voff;
 	char *dst = (char *) s->scratch;
 	memcpy(dst, item + voff, first);
@@ -276,9 +276,9 @@ void PgStore::vector(uint32_t id, float *out)
 		report_corrupt(index, "element slot does not exist", id);
 	}
 	if (shape->span == 1)
-		memcpy(out, item + vector_offset(shape->m), sizeof(float) * shape->dims);
+		memcpy(out, item + vector_offset(shape->m), sizeof(float) * shape->words);
 	else
-		memcpy(out, gather_vector(this, id, item), sizeof(float) * shape->dims);
+		memcpy(out, gather_vector(this, id, item), sizeof(float) * shape->words);
 	unlock(l);
 }
 
@@ -295,9 +295,9 @@ uint8_t PgStore::vector_flags(uint32_t id, float *out, uint16_t *in_links0)
 		*in_links0 = ((const ElementHeader *) item)->in_links0;
 	if (flags == kElementLive || flags == kElementDeleted) {
 		if (shape->span == 1)
-			memcpy(out, item + vector_offset(shape->m), sizeof(float) * shape->dims);
+			memcpy(out, item + vector_offset(shape->m), sizeof(float) * shape->words);
 		else
-			memcpy(out, gather_vector(this, id, item), sizeof(float) * shape->dims);
+			memcpy(out, gather_vector(this, id, item), sizeof(float) * shape->words);
 	}
 	unlock(l);
 	return flags;

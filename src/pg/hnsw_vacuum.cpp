@@ -337,10 +337,10 @@ static void prepare_repair(Cleanup *c)
 	c->repair.cap = repair_candidates(m, c->sh.ef_construction);
 	c->repair.cands = (Candidate *) palloc(sizeof(Candidate) * c->repair.cap);
 	c->repair.links2 = (uint32 *) palloc(sizeof(uint32) * (2 * kMaxM + 1));
-	c->idvec = (float *) palloc(sizeof(float) * c->sh.dims);
+	c->idvec = (float *) palloc(sizeof(float) * c->sh.words);
 	size_t graph_cap = Max(c->sh.ef_construction, 2 * m) + 1;
-	graph_scratch_init(c->graph, palloc_extended(graph_scratch_bytes(graph_cap, c->sh.dims), MCXT_ALLOC_HUGE), graph_cap,
-					   c->sh.dims);
+	graph_scratch_init(c->graph, palloc_extended(graph_scratch_bytes(graph_cap, c->sh.words), MCXT_ALLOC_HUGE), graph_cap,
+					   c->sh.words);
 	c->out = (uint32 *) palloc(sizeof(uint32) * 2 * m);
 	c->prev = (uint32 *) palloc(sizeof(uint32) * 2 * m);
 }

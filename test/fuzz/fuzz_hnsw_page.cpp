@@ -5,6 +5,7 @@
 // item inside the item area with the length its kind needs, every id and block in range. Seeds
 // (test/fuzz/corpus/hnsw_page) are real pages of small format-2 indexes: metapage, element
 // pages (some carrying upper items after their slots), upper and continuation pages. Built and run by test/fuzz/run_fuzz.
+#include "core/hnsw_element.h"
 #include "core/hnsw_page_check.h"
 
 #include <cstdint>
@@ -119,7 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bool version = false;
 		PageCheck c = check_meta_page(page, nblocks, &out, &version);
 		if (c.ok) {
-			ElementLayout ol = compute_layout(out.m, out.dims, pp::kItemSpace, pp::kLinePointerSize, pp::kMaxItem);
+			ElementLayout ol = compute_layout(out.m, element_words((ElementKind) out.element, out.dims), pp::kItemSpace, pp::kLinePointerSize, pp::kMaxItem);
 			if (out.per_page != ol.per_page || out.span != ol.span || out.record_size != ol.record_size)
 				fail("metapage layout", 0);
 			if (out.entry_point != kInvalidId && !id_in_range(out.entry_point, out.per_page, nblocks))

@@ -21,8 +21,10 @@ static_assert(offsetof(ElementHeader, in_links0) == 6, "on-disk format");
 static_assert(offsetof(ElementHeader, upper_block) == 8, "on-disk format");
 static_assert(offsetof(ElementHeader, dup_next) == 16, "on-disk format");
 static_assert(offsetof(ElementHeader, tids) == 20, "on-disk format");
-// MetaPageData: 12 x 4-byte-ish fields = 48 bytes, then the uint64 `inserted` = 56.
-static_assert(sizeof(MetaPageData) == 56, "MetaPageData is on-disk format: bump kFormatVersion");
+// MetaPageData: 12 x 4-byte-ish fields = 48 bytes, then the uint64 `inserted` = 56, then the
+// element kind and 7 reserved bytes (zero in metapages written before they existed: float32).
+static_assert(sizeof(MetaPageData) == 64, "MetaPageData is on-disk format: bump kFormatVersion");
+static_assert(offsetof(MetaPageData, element) == 56, "on-disk format");
 static_assert(offsetof(MetaPageData, entry_point) == 28, "on-disk format");
 static_assert(offsetof(MetaPageData, inserted) == 48, "on-disk format");
 static_assert(kFormatVersion == 3, "format changed: update the sizes pinned in this file");

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/hnsw_element.h"
 #include "core/hnsw_page_check.h"
 
 namespace {
@@ -799,6 +800,9 @@ TEST(HnswPageCheck, MetapageFaults)
 		{"last element block", [](MetaPageData &m) { m.last_element_block = 0; }},
 		{"last upper block", [](MetaPageData &m) { m.last_upper_block = kBlocks; }},
 		{"free-slot hint", [](MetaPageData &m) { m.free_hint_block = kBlocks + 7; }},
+		{"unknown element type", [](MetaPageData &m) { m.element = kElementKindLast + 1; }},
+		{"unknown element type", [](MetaPageData &m) { m.element = (uint8_t) ElementKind::Bit; }},  // bit under l2
+		{"does not match", [](MetaPageData &m) { m.element = (uint8_t) ElementKind::Half; }},	 // float32 layout
 	};
 	for (const Case &k : cases) {
 		MetaPageData m = sh.meta;
@@ -816,6 +820,31 @@ TEST(HnswPageCheck, MetapageFaults)
 			  std::string::npos);
 	memset(pg.b, 0, sizeof(pg.b));
 	EXPECT_STREQ(check_meta_page(pg.b, kBlocks, nullptr, nullptr).what, "the metapage is all zeros");
+	// A metapage written before `element` existed (pd_lower ends before it) is float32, whatever
+	// lies past pd_lower.
+	MetaPageData old = sh.meta;
+	old.element = (uint8_t) ElementKind::Half;
+	meta_page(pg, old);
+	put16(pg.b, pp::kLowerOffset, (uint16_t) (pp::kHeaderSize + kMetaRequiredSize));
+	MetaPageData back;
+	PageCheck oc = check_meta_page(pg.b, kBlocks, &back, nullptr);
+	EXPECT_TRUE(oc.ok) << oc.what;
+	EXPECT_EQ(back.element, (uint8_t) ElementKind::Float32);
+	put16(pg.b, pp::kLowerOffset, (uint16_t) (pp::kHeaderSize + kMetaRequiredSize - 1));
+	EXPECT_NE(std::string(check_meta_page(pg.b, kBlocks, nullptr, nullptr).what).find("pd_lower"), std::string::npos);
+	// A half-precision index: its layout follows from the element's words.
+	MetaPageData half = sh.meta;
+	ElementLayout hl = compute_layout(half.m, element_words(ElementKind::Half, half.dims), pp::kItemSpace,
+									  pp::kLinePointerSize, pp::kMaxItem);
+	half.element = (uint8_t) ElementKind::Half;
+	half.per_page = hl.per_page;
+	half.span = hl.span;
+	half.record_size = hl.record_size;
+	half.entry_point = hl.per_page;
+	meta_page(pg, half);
+	PageCheck hc = check_meta_page(pg.b, kBlocks, &back, nullptr);
+	EXPECT_TRUE(hc.ok) << hc.what;
+	EXPECT_EQ(back.element, (uint8_t) ElementKind::Half);
 	// A metapage is not an index page and vice versa.
 	meta_page(pg, sh.meta);
 	EXPECT_FALSE(check_page(pg.b, 4, sh.ps).ok);
@@ -843,7 +872,8 @@ TEST(HnswPageCheck, MetapageByteFlips)
 			flagged++;
 			continue;
 		}
-		ElementLayout l = compute_layout(m.m, m.dims, pp::kItemSpace, pp::kLinePointerSize, pp::kMaxItem);
+		ElementLayout l = compute_layout(m.m, element_words((ElementKind) m.element, m.dims), pp::kItemSpace,
+										 pp::kLinePointerSize, pp::kMaxItem);
 		ASSERT_EQ(m.per_page, l.per_page);
 		ASSERT_EQ(m.record_size, l.record_size);
 		ASSERT_TRUE(m.entry_point == kInvalidId || id_in_range(m.entry_point, m.per_page, kBlocks));
