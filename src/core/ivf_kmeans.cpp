@@ -5,6 +5,7 @@
 // stop request ends the job within one chunk. Sums and choices are made per point or per
 // center in a fixed order, so the thread count does not change the result.
 #include "core/ivf_kmeans.h"
+#include "core/ivf_element.h"
 
 #include <algorithm>
 #include <atomic>
@@ -489,6 +490,9 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 				float *cv = centers + c * dims;
 				for (size_t d = 0; d < dims; d++)
 					cv[d] = (float) (a[d] / cnt);
+				if (p.binary)
+					for (size_t d = 0; d < dims; d++)
+						cv[d] = cv[d] > 0.5f ? 1.0f : 0.0f;
 				if (p.spherical)
 					normalize(cv, dims);
 			}
@@ -562,11 +566,22 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 void run_assign(Job *job, AssignParams p, uint32_t *out)
 {
 	Kernels kern = best_kernels(p.dims);
+	ElementOps elem = element_ops(p.type, p.dims);
 	job->total = p.n;
 	Pool pool(p.threads);
-	job->parallel_for(pool, p.n, kChunk, [&](size_t b, size_t e, size_t) {
-		for (size_t i = b; i < e; i++)
-			out[i] = nearest_center(p.data + i * p.dims, p.centers, p.k, p.dims, p.spherical, kern);
+	std::vector<std::vector<float>> scratch(pool.size());
+	job->parallel_for(pool, p.n, kChunk, [&](size_t b, size_t e, size_t worker) {
+		std::vector<float> &v = scratch[worker];
+		v.resize(p.dims);
+		for (size_t i = b; i < e; i++) {
+			const void *x = (const char *) p.data + i * elem.bytes;
+			const float *f = (const float *) x;
+			if (p.type != ElementType::Float32) {
+				element_decode(elem, x, v.data());
+				f = v.data();
+			}
+			out[i] = nearest_center(f, p.centers, p.k, p.dims, p.spherical, kern);
+		}
 		job->done += e - b;
 	});
 }

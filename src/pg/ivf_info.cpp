@@ -91,8 +91,10 @@ static bool walk_meta(Walk *w)
 		problem(w, "bad metapage", kMetaBlock, psprintf("magic number %08x", m.magic));
 	else if (m.version != kFormatVersion)
 		problem(w, "bad metapage", kMetaBlock, psprintf("format version %u (this prism reads %u)", m.version, kFormatVersion));
-	else if (m.dims < 1 || m.dims > (uint32) kMaxDims || !metric_valid(m.metric) ||
-			 m.element_type != (uint8) ElementType::Float32 || m.lists < (uint32) kMinLists || m.lists > (uint32) kMaxLists)
+	else if (!element_type_valid(m.element_type) || !metric_valid(m.metric) ||
+			 !metric_fits((ElementType) m.element_type, (Metric) m.metric) || m.dims < 1 ||
+			 m.dims > (uint32) max_dims((ElementType) m.element_type) || m.lists < (uint32) kMinLists ||
+			 m.lists > (uint32) kMaxLists)
 		problem(w, "bad metapage", kMetaBlock,
 				psprintf("dimensions %u, metric %u, element type %u, lists %u", m.dims, m.metric, m.element_type, m.lists));
 	else {
@@ -141,11 +143,13 @@ static void walk_list(Walk *w, uint32 list, Page cpage, BlockNumber cblk)
 	const char *item = (const char *) PageGetItem(cpage, iid);
 	memcpy(&h, item, sizeof(h));
 	float *center = (float *) palloc(sizeof(float) * sh.dims);
-	memcpy(center, item + sizeof(CenterHeader), sizeof(float) * sh.dims);
+	element_decode(sh.elem, item + sizeof(CenterHeader), center);
 	double cn = norm_of(center, sh.dims);
+	// halves keep 11 significant bits: a unit vector stored as halves is off by up to ~1e-3
+	const double tolerance = sh.type == ElementType::Half ? 4e-3 : 1e-3;
 	if (!std::isfinite(cn))
 		problem(w, "bad center", cblk, psprintf("list %u: the center is not finite", list));
-	else if (spherical(sh.metric) && fabs(cn - 1.0) > 1e-3)
+	else if (spherical(sh.metric) && fabs(cn - 1.0) > tolerance)
 		problem(w, "bad center", cblk, psprintf("list %u: center of length %g, expected 1", list, cn));
 	pfree(center);
 	if ((h.start_block == kInvalidBlock) != (h.insert_block == kInvalidBlock)) {
@@ -155,7 +159,7 @@ static void walk_list(Walk *w, uint32 list, Page cpage, BlockNumber cblk)
 	uint64 count = 0;
 	bool insert_seen = h.insert_block == kInvalidBlock;
 	BlockNumber blkno = h.start_block, from = cblk;
-	char *vec = (char *) palloc(vector_bytes(sh.type, sh.dims));
+	float *vec = (float *) palloc(sizeof(float) * sh.dims);
 	for (BlockNumber steps = 0; blkno != kInvalidBlock; steps++) {
 		CHECK_FOR_INTERRUPTS();
 		BlockNumber now = RelationGetNumberOfBlocks(w->index);
@@ -196,11 +200,11 @@ static void walk_list(Walk *w, uint32 list, Page cpage, BlockNumber cblk)
 				continue;
 			}
 			count++;
-			memcpy(vec, (const char *) PageGetItem(page, tid) + sizeof(ListTupleHeader), vector_bytes(sh.type, sh.dims));
-			double n = norm_of((const float *) vec, sh.dims);
+			element_decode(sh.elem, (const char *) PageGetItem(page, tid) + sizeof(ListTupleHeader), vec);
+			double n = norm_of(vec, sh.dims);
 			if (!std::isfinite(n))
 				problem(w, "bad list tuple", blkno, psprintf("item %u: the vector is not finite", o));
-			else if (sh.metric == Metric::Cosine && fabs(n - 1.0) > 1e-3)
+			else if (sh.metric == Metric::Cosine && fabs(n - 1.0) > tolerance)
 				problem(w, "bad list tuple", blkno, psprintf("item %u: vector of length %g under cosine, expected 1", o, n));
 		}
 		from = blkno;
@@ -272,6 +276,8 @@ static const char *metric_name(Metric m)
 		return "inner_product";
 	case Metric::Cosine:
 		return "cosine";
+	case Metric::Hamming:
+		return "hamming";
 	}
 	return "unknown";
 }
