@@ -24,6 +24,7 @@ extern "C" {
 #include "core/ivf_element.h"
 #include "core/ivf_format.h"
 #include "core/ivf_kmeans.h"
+#include "pg/ivf_inspect.h"
 
 namespace prism {
 namespace ivf {

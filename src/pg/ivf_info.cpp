@@ -10,6 +10,8 @@
 extern "C" {
 #include "access/relation.h"
 #include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "utils/syscache.h"
 #include "funcapi.h"
 #include "utils/acl.h"
 #include "utils/tuplestore.h"
@@ -285,41 +287,60 @@ static const char *metric_name(Metric m)
 }  // namespace ivf
 }  // namespace prism
 
-using namespace prism::ivf;
+namespace prism {
+namespace ivf {
 
-PRISM_FUNCTION(prism_ivfflat_info)
+bool is_ivfflat_index(Oid relid)
 {
-	Oid relid = PG_GETARG_OID(0);
-	TupleDesc desc;
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	desc = BlessTupleDesc(desc);
+	HeapTuple tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tp))
+		return false;
+	Oid am = ((Form_pg_class) GETSTRUCT(tp))->relam;
+	ReleaseSysCache(tp);
+	return OidIsValid(am) && am == get_index_am_oid("ivfflat", true);
+}
+
+// Walks the index for its info row; ERRORs if the walk found a problem.
+static Relation info_walk(Oid relid, Walk *w)
+{
 	Relation rel = open_ivf_index(relid);
-	Walk w;
-	memset(&w, 0, sizeof(w));
-	w.index = rel;
-	walk(&w);
-	if (w.problems > 0)
+	memset(w, 0, sizeof(*w));
+	w->index = rel;
+	walk(w);
+	if (w->problems > 0)
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 						errmsg("ivfflat index \"%s\" is corrupted", RelationGetRelationName(rel)),
 						errhint("Run prism.ivfflat_check() for details, then REINDEX the index.")));
-	Datum values[10];
-	bool nulls[10] = {false};
-	values[0] = Int32GetDatum((int32) w.sh.lists);
-	values[1] = Int32GetDatum((int32) w.sh.dims);
-	values[2] = CStringGetTextDatum(metric_name(w.sh.metric));
-	values[3] = Int64GetDatum((int64) w.tuples);
-	values[4] = Int32GetDatum((int32) w.empty_lists);
-	values[5] = Int64GetDatum((int64) w.min_list);
-	values[6] = Int64GetDatum((int64) w.max_list);
-	values[7] = Int64GetDatum((int64) w.meta.samples);
-	values[8] = Int64GetDatum((int64) w.nblocks);
-	values[9] = Int64GetDatum((int64) w.nblocks * BLCKSZ);
+	return rel;
+}
+
+static TupleDesc result_desc(FunctionCallInfo fcinfo)
+{
+	TupleDesc desc;
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	return BlessTupleDesc(desc);
+}
+
+Datum ivfflat_index_info(FunctionCallInfo fcinfo)
+{
+	TupleDesc desc = result_desc(fcinfo);
+	Walk w;
+	Relation rel = info_walk(PG_GETARG_OID(0), &w);
+	// prism.index_info's columns: elements, deleted_elements, free_slots, duplicate_tids,
+	// levels, pages, bytes, m, ef_construction, dimensions, metric; NULL where hnsw-only
+	Datum values[11] = {0};
+	bool nulls[11] = {false, true, true, true, true, false, false, true, true, false, false};
+	values[0] = Int64GetDatum((int64) w.tuples);
+	values[5] = Int64GetDatum((int64) w.nblocks);
+	values[6] = Int64GetDatum((int64) w.nblocks * BLCKSZ);
+	values[9] = Int32GetDatum((int32) w.sh.dims);
+	values[10] = CStringGetTextDatum(metric_name(w.sh.metric));
 	relation_close(rel, AccessShareLock);
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
-PRISM_FUNCTION(prism_ivfflat_check)
+Datum ivfflat_index_check(FunctionCallInfo fcinfo)
 {
 	Oid relid = PG_GETARG_OID(0);
 	InitMaterializedSRF(fcinfo, 0);
@@ -340,3 +361,31 @@ PRISM_FUNCTION(prism_ivfflat_check)
 	relation_close(rel, AccessShareLock);
 	return (Datum) 0;
 }
+
+}  // namespace ivf
+}  // namespace prism
+
+using namespace prism::ivf;
+
+PRISM_FUNCTION(prism_ivfflat_info)
+{
+	TupleDesc desc = result_desc(fcinfo);
+	Walk w;
+	Relation rel = info_walk(PG_GETARG_OID(0), &w);
+	Datum values[10];
+	bool nulls[10] = {false};
+	values[0] = Int32GetDatum((int32) w.sh.lists);
+	values[1] = Int32GetDatum((int32) w.sh.dims);
+	values[2] = CStringGetTextDatum(metric_name(w.sh.metric));
+	values[3] = Int64GetDatum((int64) w.tuples);
+	values[4] = Int32GetDatum((int32) w.empty_lists);
+	values[5] = Int64GetDatum((int64) w.min_list);
+	values[6] = Int64GetDatum((int64) w.max_list);
+	values[7] = Int64GetDatum((int64) w.meta.samples);
+	values[8] = Int64GetDatum((int64) w.nblocks);
+	values[9] = Int64GetDatum((int64) w.nblocks * BLCKSZ);
+	relation_close(rel, AccessShareLock);
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+PRISM_FUNCTION(prism_ivfflat_check) { return ivfflat_index_check(fcinfo); }
