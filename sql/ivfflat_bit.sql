@@ -167,3 +167,8 @@ SET enable_seqscan = off;
 SELECT val <~> repeat('1', 64000)::bit(64000) AS d FROM e ORDER BY val <~> repeat('1', 64000)::bit(64000) LIMIT 2;
 DROP TABLE e;
 SELECT id FROM items ORDER BY v <~> B'101' LIMIT 1;
+
+-- clean up for the tests after this one
+RESET enable_seqscan;
+DROP TABLE centers, src, items, queries, kth, l2_truth, late;
+DROP FUNCTION gauss_point, recall_at, recall_check, filtered_rows;

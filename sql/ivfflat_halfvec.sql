@@ -188,3 +188,8 @@ DROP TABLE e;
 SET enable_seqscan = off;
 SELECT id FROM items_unit ORDER BY v <#> '[1,2,3]' LIMIT 1;
 CREATE INDEX ON items USING ivfflat (v halfvec_l2_ops) WITH (lists = 0);
+
+-- clean up for the tests after this one
+RESET enable_seqscan;
+DROP TABLE centers, src, items, items_unit, queries, truth, late;
+DROP FUNCTION gauss_point, recall_at, recall_check, filtered_rows;

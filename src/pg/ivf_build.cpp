@@ -500,13 +500,13 @@ static IndexBuildResult *ivfflatbuild_impl(Relation heap, Relation index, IndexI
 	bs->budget = budget;
 	size_t centers_bytes = (size_t) sh.lists * bs->float_bytes;
 	size_t row_bytes = bs->vec_bytes + sizeof(ItemPointerData) + 2 * sizeof(uint32);
-	size_t least = centers_bytes + 2 * bs->float_bytes + 2 * bs->vec_bytes;
+	size_t least = centers_bytes + 2 * bs->float_bytes;
 	if (least > budget)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 						errmsg("memory required is %zu MB, maintenance_work_mem is %d MB", least / (1024 * 1024) + 1,
 							   maintenance_work_mem / 1024),
 						errhint("Increase maintenance_work_mem or lower lists.")));
-	size_t rest = budget - centers_bytes - bs->float_bytes - bs->vec_bytes;
+	size_t rest = budget - centers_bytes;
 	bs->sample_cap = Max((size_t) 1, Min(wanted_samples(sh.lists), rest / 4 / bs->float_bytes));
 	bs->max_rows = Max((size_t) 1, (rest - Min(rest, bs->sample_cap * bs->float_bytes)) / row_bytes);
 
