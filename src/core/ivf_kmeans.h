@@ -40,7 +40,7 @@ struct AssignParams {
 	ElementType type = ElementType::Float32;
 	size_t n = 0;
 	size_t dims = 0;
-	const float *centers = nullptr;	 // k * dims
+	const float *centers = nullptr;	 // k * dims (0/1 for ElementType::Bit)
 	size_t k = 0;
 	bool spherical = false;
 	int threads = 1;

@@ -73,8 +73,9 @@ TEST(IvfElement, KernelsMatchFloatArithmeticOnDecodedValues)
 			dot += (double) da[i] * db[i];
 		}
 		EXPECT_NEAR(e.l2sq(sa.data(), sb.data(), &e.param), l2, 1e-3 * (1 + l2)) << (int) t;
-		if (e.dot)
+		if (e.dot) {
 			EXPECT_NEAR(e.dot(sa.data(), sb.data(), &e.param), dot, 1e-3 * (1 + std::fabs(dot))) << (int) t;
+		}
 		// rounding a decoded vector changes nothing
 		std::vector<float> r = da;
 		std::vector<uint8_t> scratch(e.bytes);
@@ -145,6 +146,31 @@ TEST(IvfElement, BinaryKmeansSeparatesBitClustersWithBitCenters)
 	for (size_t c = 0; c < k; c++)
 		for (size_t o = c + 1; o < k; o++)
 			EXPECT_NE(list_of[c], list_of[o]);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(IvfElement, BinaryKmeansSameResultForAnyThreadCount)
+{
+	size_t dims = 100, k = 17, n = 3000;
+	std::mt19937_64 rng(9);
+	std::vector<float> data(n * dims);
+	for (auto &x : data)
+		x = (float) (rng() % 3 == 0);
+	prism::ivf::KmeansParams p;
+	p.data = data.data();
+	p.n = n;
+	p.dims = dims;
+	p.k = k;
+	p.binary = true;
+	std::vector<float> a(k * dims), b(k * dims);
+	p.threads = 1;
+	ASSERT_EQ(prism::ivf::kmeans_run(p, a.data()), "");
+	p.threads = 3;
+	ASSERT_EQ(prism::ivf::kmeans_run(p, b.data()), "");
+	EXPECT_EQ(a, b);
 }
 
 }  // namespace
