@@ -8,6 +8,7 @@
 
 extern "C" {
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "catalog/pg_type.h"
 #include "utils/varbit.h"
@@ -102,11 +103,12 @@ static Metric index_metric(Relation index)
 	pg_unreachable();
 }
 
-// The stored element type follows from the indexed column's type (not the opclass' input
-// type: a varbit column is binary-coercible to bit_hamming_ops but has no fixed length).
+// The stored element type follows from the indexed column's type, or its domain's base type
+// (not the opclass' input type: a varbit column is binary-coercible to bit_hamming_ops but has
+// no fixed length).
 static ElementType index_element_type(Relation index)
 {
-	Oid type = TupleDescAttr(index->rd_att, 0)->atttypid;
+	Oid type = getBaseType(TupleDescAttr(index->rd_att, 0)->atttypid);
 	if (type == BITOID)
 		return ElementType::Bit;
 	HeapTuple tp = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
