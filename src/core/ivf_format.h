@@ -5,9 +5,11 @@
 // 1 + l / centers_per_page). A center item holds the center vector (float4, unit length for the
 // spherical metrics) and the first and the insert block of its list. A list is a chain of list
 // pages linked through the page special space (`next`); each list page holds list tuples: a
-// heap TID and the indexed vector (normalized for cosine). The element type is recorded in the
-// metapage so other element types (halfvec, bit) can share the layout: only the bytes of the
-// stored vector change. Changing any of this requires bumping kFormatVersion.
+// heap TID and the indexed vector (normalized for cosine). Centers and list tuples hold their
+// vectors in the element type of the opclass, recorded in the metapage: float4 (`vector`),
+// IEEE half (`halfvec`, 2 bytes a dimension) or bits (`bit`, 1 bit a dimension, the last byte
+// zero-padded); only the bytes of the stored vector differ (core/ivf_element.h converts).
+// Changing any of this requires bumping kFormatVersion.
 #pragma once
 
 #include <cstddef>
@@ -25,7 +27,10 @@ constexpr int kMinLists = 1;
 constexpr int kMaxLists = 32768;
 constexpr int kDefaultLists = 100;
 constexpr int kDefaultProbes = 1;
-constexpr int kMaxDims = 2000;	// a center item must fit a page; pgvector's limit for vector
+// Dimensions an index takes, per element type (pgvector's limits): a center item must fit a page.
+constexpr int kMaxDims = 2000;		   // vector
+constexpr int kMaxHalfDims = 4000;	   // halfvec
+constexpr int kMaxBitDims = 64000;	   // bit
 // k-means runs over a sample of max(kSamplesPerList * lists, kMinSamples) rows (fewer when
 // maintenance_work_mem is small); below one row per list the build says so with a NOTICE.
 constexpr int kSamplesPerList = 50;
@@ -33,10 +38,12 @@ constexpr int kMinSamples = 10000;
 constexpr int kKmeansIterations = 10;
 
 // Metric of the opclass. Cosine indexes store normalized vectors; the spherical metrics
-// (inner product, cosine) rank lists by inner product with unit-length centers.
-enum class Metric : uint8_t { L2 = 1, InnerProduct = 2, Cosine = 3 };
-// Stored element type; only float4 (`vector`) today.
-enum class ElementType : uint8_t { Float32 = 1 };
+// (inner product, cosine) rank lists by inner product with unit-length centers. Hamming (bit)
+// centers are bit strings too: the squared L2 distance between 0/1 vectors is their Hamming
+// distance, so lists rank as under L2.
+enum class Metric : uint8_t { L2 = 1, InnerProduct = 2, Cosine = 3, Hamming = 4 };
+// Stored element type.
+enum class ElementType : uint8_t { Float32 = 1, Half = 2, Bit = 3 };
 
 enum PageKind : uint16_t { kPageMeta = 0x4901, kPageCenter = 0x4902, kPageList = 0x4903 };
 
@@ -74,15 +81,29 @@ struct ListTupleHeader {
 	// followed by the vector (element_type, dims)
 };
 
-inline bool metric_valid(uint8_t m) { return m >= 1 && m <= 3; }
-inline bool spherical(Metric m) { return m != Metric::L2; }
+inline bool metric_valid(uint8_t m) { return m >= 1 && m <= 4; }
+inline bool element_type_valid(uint8_t t) { return t >= 1 && t <= 3; }
+inline bool spherical(Metric m) { return m == Metric::InnerProduct || m == Metric::Cosine; }
+// The metrics an element type has opclasses for.
+inline bool metric_fits(ElementType t, Metric m) { return (t == ElementType::Bit) == (m == Metric::Hamming); }
 
+inline int max_dims(ElementType t)
+{
+	return t == ElementType::Half ? kMaxHalfDims : t == ElementType::Bit ? kMaxBitDims : kMaxDims;
+}
 inline size_t vector_bytes(ElementType t, uint32_t dims)
 {
-	(void) t;
-	return sizeof(float) * (size_t) dims;
+	switch (t) {
+	case ElementType::Half:
+		return 2 * (size_t) dims;
+	case ElementType::Bit:
+		return ((size_t) dims + 7) / 8;
+	case ElementType::Float32:
+	default:
+		return sizeof(float) * (size_t) dims;
+	}
 }
-inline size_t center_item_size(uint32_t dims) { return sizeof(CenterHeader) + sizeof(float) * (size_t) dims; }
+inline size_t center_item_size(ElementType t, uint32_t dims) { return sizeof(CenterHeader) + vector_bytes(t, dims); }
 inline size_t list_tuple_size(ElementType t, uint32_t dims) { return sizeof(ListTupleHeader) + vector_bytes(t, dims); }
 
 // Items of `item_size` bytes (MAXALIGNed to 8, plus a `line_pointer` each) fitting `item_space`.

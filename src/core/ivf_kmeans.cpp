@@ -5,6 +5,7 @@
 // stop request ends the job within one chunk. Sums and choices are made per point or per
 // center in a fixed order, so the thread count does not change the result.
 #include "core/ivf_kmeans.h"
+#include "core/ivf_element.h"
 
 #include <algorithm>
 #include <atomic>
@@ -258,6 +259,136 @@ void random_centers(size_t k, size_t dims, bool sph, uint64_t seed, float *out)
 
 namespace {
 
+// k-means over 0/1 points (bit indexes) on their bits: the squared L2 distance between 0/1
+// vectors is the Hamming distance, which popcount computes over bytes. k-means++ seeding, then
+// Lloyd iterations in which each center becomes the majority bits of its members (pgvector's
+// rule). Without Elkan's bounds: a distance costs a few popcounts.
+void run_kmeans_bits(Job *job, const KmeansParams &p, float *centers)
+{
+	const size_t n = p.n, k = p.k, dims = p.dims;
+	const ElementOps e = element_ops(ElementType::Bit, dims);
+	const size_t nb = e.bytes;
+	std::vector<uint8_t> pts(n * nb), ctr(k * nb);
+	for (size_t i = 0; i < n; i++)
+		element_encode(e, p.data + i * dims, &pts[i * nb]);
+	auto ham = [&](size_t i, size_t c) { return e.l2sq(&pts[i * nb], &ctr[c * nb], &e.param); };
+	std::mt19937_64 rng(p.seed);
+	Pool pool(p.threads);
+	const size_t nchunks = (n + kChunk - 1) / kChunk;
+
+	std::vector<float> mind(n, INFINITY);
+	size_t first = std::uniform_int_distribution<size_t>(0, n - 1)(rng);
+	std::memcpy(&ctr[0], &pts[first * nb], nb);
+	for (size_t c = 1;; c++) {
+		job->parallel_for(pool, n, kChunk, [&](size_t b, size_t end, size_t) {
+			for (size_t i = b; i < end; i++)
+				mind[i] = std::min(mind[i], ham(i, c - 1));
+		});
+		if (job->stopped())
+			return;
+		job->done = c;
+		if (c == k)
+			break;
+		double total = 0;
+		for (float m : mind)
+			total += m;
+		size_t pick = n - 1;
+		if (!(total > 0)) {
+			pick = std::uniform_int_distribution<size_t>(0, n - 1)(rng);
+		} else {
+			double r = std::uniform_real_distribution<double>(0.0, total)(rng);
+			for (size_t i = 0; i < n; i++) {
+				if (r < mind[i]) {
+					pick = i;
+					break;
+				}
+				r -= mind[i];
+			}
+		}
+		std::memcpy(&ctr[c * nb], &pts[pick * nb], nb);
+	}
+
+	std::vector<uint32_t> assign(n, UINT32_MAX), order(n);
+	std::vector<size_t> changed_per_chunk(nchunks, 0), start(k + 1, 0), size(k, 0);
+	std::vector<std::vector<uint32_t>> counts(pool.size(), std::vector<uint32_t>(dims));
+	for (int it = 0; it < p.max_iterations; it++) {
+		job->parallel_for(pool, n, kChunk, [&](size_t b, size_t end, size_t) {
+			size_t changed = 0;
+			for (size_t i = b; i < end; i++) {
+				uint32_t best = 0;
+				float best_d = INFINITY;
+				for (size_t c = 0; c < k; c++) {
+					float d = ham(i, c);
+					if (d < best_d) {
+						best_d = d;
+						best = (uint32_t) c;
+					}
+				}
+				if (best != assign[i]) {
+					assign[i] = best;
+					changed++;
+				}
+			}
+			changed_per_chunk[b / kChunk] = changed;
+		});
+		if (job->stopped())
+			return;
+		size_t changed = 0;
+		for (size_t c : changed_per_chunk)
+			changed += c;
+		job->iterations = it + 1;
+		job->done = k + it + 1;
+		if ((it > 0 && changed * 1000 < n) || it + 1 == p.max_iterations)
+			break;	// the centers stay those the assignment was made against
+		std::fill(size.begin(), size.end(), 0);
+		for (size_t i = 0; i < n; i++)
+			size[assign[i]]++;
+		for (size_t c = 0; c < k; c++)
+			start[c + 1] = start[c] + size[c];
+		{
+			std::vector<size_t> pos(start.begin(), start.end() - 1);
+			for (size_t i = 0; i < n; i++)
+				order[pos[assign[i]]++] = (uint32_t) i;
+		}
+		job->parallel_for(pool, k, 4, [&](size_t b, size_t end, size_t worker) {
+			std::vector<uint32_t> &cnt = counts[worker];
+			std::vector<float> mean(dims);
+			for (size_t c = b; c < end; c++) {
+				if (size[c] == 0)
+					continue;
+				std::fill(cnt.begin(), cnt.end(), 0);
+				for (size_t j = start[c]; j < start[c + 1]; j++) {
+					const uint8_t *x = &pts[(size_t) order[j] * nb];
+					for (size_t d = 0; d < dims; d++)
+						cnt[d] += (x[d >> 3] >> (7 - (d & 7))) & 1;
+				}
+				for (size_t d = 0; d < dims; d++)
+					mean[d] = (float) ((double) cnt[d] / (double) size[c]);
+				element_encode(e, mean.data(), &ctr[c * nb]);
+			}
+		});
+		if (job->stopped())
+			return;
+		// an empty center takes a random point of the largest cluster (which then splits)
+		for (size_t c = 0; c < k; c++) {
+			if (size[c] != 0)
+				continue;
+			size_t big = 0;
+			for (size_t j = 1; j < k; j++)
+				if (size[j] > size[big])
+					big = j;
+			if (size[big] < 2)
+				continue;
+			size_t j = start[big] + std::uniform_int_distribution<size_t>(0, size[big] - 1)(rng);
+			std::memcpy(&ctr[c * nb], &pts[(size_t) order[j] * nb], nb);
+			size[big]--;
+			std::swap(order[j], order[start[big] + size[big]]);
+		}
+	}
+	for (size_t c = 0; c < k; c++)
+		element_decode(e, &ctr[c * nb], centers + c * dims);
+}
+
 void run_kmeans(Job *job, KmeansParams p, float *centers)
 {
 	const size_t n = p.n, k = p.k, dims = p.dims;
@@ -272,6 +403,10 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 		// every point is a center; the rest repeat points (their lists stay empty)
 		for (size_t c = 0; c < k; c++)
 			std::memcpy(centers + c * dims, p.data + (c % n) * dims, sizeof(float) * dims);
+		return;
+	}
+	if (p.binary) {
+		run_kmeans_bits(job, p, centers);
 		return;
 	}
 	Pool pool(p.threads);
@@ -489,6 +624,9 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 				float *cv = centers + c * dims;
 				for (size_t d = 0; d < dims; d++)
 					cv[d] = (float) (a[d] / cnt);
+				if (p.binary)
+					for (size_t d = 0; d < dims; d++)
+						cv[d] = cv[d] > 0.5f ? 1.0f : 0.0f;
 				if (p.spherical)
 					normalize(cv, dims);
 			}
@@ -562,11 +700,47 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 void run_assign(Job *job, AssignParams p, uint32_t *out)
 {
 	Kernels kern = best_kernels(p.dims);
+	ElementOps elem = element_ops(p.type, p.dims);
 	job->total = p.n;
 	Pool pool(p.threads);
-	job->parallel_for(pool, p.n, kChunk, [&](size_t b, size_t e, size_t) {
-		for (size_t i = b; i < e; i++)
-			out[i] = nearest_center(p.data + i * p.dims, p.centers, p.k, p.dims, p.spherical, kern);
+	std::vector<std::vector<float>> scratch(pool.size());
+	if (p.type == ElementType::Bit) {
+		// 0/1 centers: the squared L2 distance to a point is the Hamming distance between their
+		// bits, which popcount computes over bytes instead of one float a bit (exact either
+		// way, so the lowest-numbered nearest list is the one nearest_center picks).
+		std::vector<uint8_t> bits(p.k * elem.bytes);
+		for (size_t c = 0; c < p.k; c++)
+			element_encode(elem, p.centers + c * p.dims, &bits[c * elem.bytes]);
+		job->parallel_for(pool, p.n, kChunk, [&](size_t b, size_t e, size_t) {
+			for (size_t i = b; i < e; i++) {
+				const void *x = (const char *) p.data + i * elem.bytes;
+				uint32_t best = 0;
+				float best_d = INFINITY;
+				for (size_t c = 0; c < p.k; c++) {
+					float d = elem.l2sq(x, &bits[c * elem.bytes], &elem.param);
+					if (d < best_d) {
+						best_d = d;
+						best = (uint32_t) c;
+					}
+				}
+				out[i] = best;
+			}
+			job->done += e - b;
+		});
+		return;
+	}
+	job->parallel_for(pool, p.n, kChunk, [&](size_t b, size_t e, size_t worker) {
+		std::vector<float> &v = scratch[worker];
+		v.resize(p.dims);
+		for (size_t i = b; i < e; i++) {
+			const void *x = (const char *) p.data + i * elem.bytes;
+			const float *f = (const float *) x;
+			if (p.type != ElementType::Float32) {
+				element_decode(elem, x, v.data());
+				f = v.data();
+			}
+			out[i] = nearest_center(f, p.centers, p.k, p.dims, p.spherical, kern);
+		}
 		job->done += e - b;
 	});
 }

@@ -5,8 +5,10 @@
 // k-means: k-means++ seeding, then Lloyd iterations until fewer than 0.1% of the points change
 // list or max_iterations. For the spherical metrics (inner product, cosine) the centers are kept
 // at unit length and a point belongs to the center with the largest inner product (spherical
-// k-means); the caller passes unit-length (or zero) points. Results do not depend on the thread
-// count.
+// k-means); the caller passes unit-length (or zero) points. For bit indexes (binary) the points
+// are 0/1 vectors and every center is rounded to one after its mean is taken (a coordinate is 1
+// when most members have it set), so the squared L2 distances k-means computes are Hamming
+// distances. Results do not depend on the thread count.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +17,7 @@
 
 #include "core/core_only.h"
 #include "core/distance.h"
+#include "core/ivf_format.h"
 
 namespace prism {
 namespace ivf {
@@ -25,6 +28,7 @@ struct KmeansParams {
 	size_t dims = 0;
 	size_t k = 0;
 	bool spherical = false;
+	bool binary = false;  // 0/1 points and centers (bit indexes)
 	int threads = 1;
 	uint64_t seed = 1;
 	int max_iterations = 10;
@@ -32,10 +36,11 @@ struct KmeansParams {
 };
 
 struct AssignParams {
-	const float *data = nullptr;  // n * dims
+	const void *data = nullptr;	 // n stored vectors of `type` (ivf_element.h), each vector_bytes()
+	ElementType type = ElementType::Float32;
 	size_t n = 0;
 	size_t dims = 0;
-	const float *centers = nullptr;	 // k * dims
+	const float *centers = nullptr;	 // k * dims (0/1 for ElementType::Bit)
 	size_t k = 0;
 	bool spherical = false;
 	int threads = 1;

@@ -14,6 +14,7 @@
 #include <cmath>
 
 #include "pg/hnsw.h"
+#include "pg/ivf_inspect.h"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -596,6 +597,8 @@ using namespace prism::hnsw;
 PRISM_FUNCTION(prism_index_info)
 {
 	Oid relid = PG_GETARG_OID(0);
+	if (prism::ivf::is_ivfflat_index(relid))
+		return prism::ivf::ivfflat_index_info(fcinfo);
 	TupleDesc desc;
 	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -628,6 +631,8 @@ PRISM_FUNCTION(prism_index_info)
 PRISM_FUNCTION(prism_index_check)
 {
 	Oid relid = PG_GETARG_OID(0);
+	if (prism::ivf::is_ivfflat_index(relid))
+		return prism::ivf::ivfflat_index_check(fcinfo);
 	InitMaterializedSRF(fcinfo, 0);
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	Relation rel = open_for_inspection(relid);

@@ -1,12 +1,13 @@
 // Shared declarations of the ivfflat access method (src/pg/ivf_*.cpp).
 //
-// Element types: the opclass' input type gives Shape::type (index_element_type in
-// ivf_pages.cpp) and the metapage records it. k-means, the centers and list ranking always work
-// on float4; a new type (halfvec, bit) needs: its ElementType and vector_bytes() in
-// core/ivf_format.h, prepare_vector() turning its datum into the stored bytes (and a float4
-// copy for k-means and center ranking), tuple_distance() over the stored bytes, and its
-// opclasses in a SQL file. Build, insert, vacuum, scan and the check handle pages and lists
-// only through those.
+// Element types: the indexed column's type gives Shape::type (index_element_type in
+// ivf_pages.cpp) and the metapage records it. k-means, the in-memory centers and list ranking
+// work on float4 (core/ivf_element.h decodes stored vectors and stores centers); list tuples
+// and the query are compared in the stored form with the element's kernels (Shape::elem). A
+// new type needs: its ElementType, vector_bytes() and max_dims() in core/ivf_format.h, its codec
+// and kernels in core/ivf_element.cpp, its datum in prepare_vector() / prepare_query(), and
+// its opclasses in a SQL file. Build, insert, vacuum, scan and the check handle pages and
+// lists only through those.
 #pragma once
 
 #include "pg/boundary.h"
@@ -20,8 +21,10 @@ extern "C" {
 }
 
 #include "core/distance.h"
+#include "core/ivf_element.h"
 #include "core/ivf_format.h"
 #include "core/ivf_kmeans.h"
+#include "pg/ivf_inspect.h"
 
 namespace prism {
 namespace ivf {
@@ -48,8 +51,10 @@ struct Shape {
 	uint32 centers_per_page;
 	uint32 tuple_size;	 // bytes of one list tuple
 	uint32 center_size;	 // bytes of one center item
-	Kernels kernels;
-	size_t dims_param;	// the kernels take a pointer to the dimension
+	Kernels kernels;	 // float4 kernels: centers and decoded vectors
+	size_t dims_param;	// the float4 kernels take a pointer to the dimension
+	ElementOps elem;	// stored vectors: codec and kernels
+	uint32 vec_bytes;	// bytes of one stored vector
 };
 
 constexpr BlockNumber kMetaBlock = 0;
@@ -65,24 +70,30 @@ void read_shape(Relation index, Shape *sh);	 // from the metapage; ERRORs if it 
 // Shape of a new index from its definition (dimensions, opclass, lists).
 void shape_for_build(Relation index, Shape *sh);
 [[noreturn]] void report_corrupt(Relation index, BlockNumber blkno, const char *what);
-// Copies a heap value into `out` as the index stores it; false if it is not indexed (a zero
-// vector under cosine). ERRORs on a dimension mismatch.
-bool prepare_vector(const Shape &sh, Datum value, float *out);
-// Index distance between a query and a stored vector (squared L2, -dot, 1 - dot): orders like
-// the opclass operator.
-inline float tuple_distance(const Shape &sh, const float *q, const float *v)
+// Copies a heap value into `out` (sh.vec_bytes) as the index stores it; false if it is not
+// indexed (a zero vector under cosine). ERRORs on a dimension mismatch.
+bool prepare_vector(const Shape &sh, Datum value, char *out);
+// The query of a scan: `out` as prepare_vector stores it (a zero vector stays zero), `ranked`
+// (sh.dims floats) the raw query as float4 to rank the centers with. ERRORs on a dimension
+// mismatch with pgvector's wording for the type.
+void prepare_query(const Shape &sh, Datum value, char *out, float *ranked);
+// Index distance between a query and a stored vector (squared L2, -dot, 1 - dot, Hamming):
+// orders like the opclass operator.
+inline float tuple_distance(const Shape &sh, const void *q, const void *v)
 {
 	switch (sh.metric) {
 	case Metric::L2:
-		return sh.kernels.l2sq(q, v, &sh.dims_param);
+	case Metric::Hamming:
+		return sh.elem.l2sq(q, v, &sh.elem.param);
 	case Metric::InnerProduct:
-		return -sh.kernels.dot(q, v, &sh.dims_param);
+		return -sh.elem.dot(q, v, &sh.elem.param);
 	case Metric::Cosine:
 	default:
-		return 1.0f - sh.kernels.dot(q, v, &sh.dims_param);
+		return 1.0f - sh.elem.dot(q, v, &sh.elem.param);
 	}
 }
-// Reads the center item `list`: checks it; copies the vector (if `vec`) and the blocks.
+// Reads the center item `list`: checks it; decodes the vector into `vec` (if given, sh.dims
+// floats) and copies the blocks.
 void read_center(Relation index, const Shape &sh, Page page, BlockNumber blkno, uint32 list, CenterHeader *hdr,
 				 float *vec);
 // Item `off` of a list page as a list tuple, checked for size; ERRORs on a corrupt page.
@@ -121,9 +132,9 @@ struct CenterCache {
 };
 const CenterCache *center_cache(Relation index);
 
-// ivf_insert.cpp: adds a prepared vector with its heap TID to the list of its nearest center
-// (WAL-logged).
-void insert_tuple(Relation index, const Shape &sh, const float *vec, ItemPointer heap_tid);
+// ivf_insert.cpp: adds a prepared vector (`vec`, stored form; `decoded`, its float4 form) with
+// its heap TID to the list of its nearest center (WAL-logged).
+void insert_tuple(Relation index, const Shape &sh, const char *vec, const float *decoded, ItemPointer heap_tid);
 
 }  // namespace ivf
 }  // namespace prism

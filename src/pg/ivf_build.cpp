@@ -4,7 +4,9 @@
 //    less the centers and the k-means sample. Past that, only a uniform sample (reservoir) is
 //    kept and the rows are read again in step 4.
 // 2. k-means over a sample of max(50 * lists, 10000) rows on prism.build_threads threads (its
-//    distance bounds use what maintenance_work_mem has left). The threads run core code only,
+//    distance bounds use what maintenance_work_mem has left). Rows are kept as the index stores
+//    them (float4, half or bits); the sample and the centers as float4 (ivf_element.h), the
+//    centers rounded to what the center items hold. The threads run core code only,
 //    on memory prepared here; this backend waits on its latch, reports progress and checks for
 //    cancel. A memory-context reset callback stops and joins the threads, so an ERROR (or
 //    cancel) anywhere leaves no thread running over freed memory.
@@ -41,14 +43,17 @@ struct BuildState {
 	Relation index;
 	Shape sh;
 	MemoryContext ctx;
-	size_t vec_bytes;
+	size_t vec_bytes;	 // one stored vector
+	size_t float_bytes;	 // one float4 vector (sample, centers)
 	size_t budget;	// maintenance_work_mem in bytes
-	// rows in memory (until spilled)
-	float *vecs;
+	// rows in memory (until spilled), stored form
+	char *vecs;
 	ItemPointerData *tids;
 	size_t rows, cap, max_rows;
-	// sample: reservoir once spilled, else drawn from the rows at the end
+	// sample (float4): reservoir once spilled, else drawn from the rows at the end
 	float *sample;
+	char *scratch;	// one stored vector
+	float *scratch_f;  // one float4 vector
 	size_t sample_cap, sample_rows;
 	double seen;  // indexable rows seen
 	bool spilled;
@@ -57,7 +62,7 @@ struct BuildState {
 	Job *job;
 	// list writing
 	// second heap scan of a spilled build: rows are assigned in batches on threads
-	float *batch_vecs;
+	char *batch_vecs;
 	ItemPointerData *batch_tids;
 	uint32 *batch_assign;
 	size_t batch_rows, batch_cap;
@@ -108,13 +113,13 @@ static void sample_row(BuildState *bs, const float *v)
 {
 	bs->seen += 1;
 	if (bs->sample_rows < bs->sample_cap) {
-		memcpy(bs->sample + bs->sample_rows * bs->sh.dims, v, bs->vec_bytes);
+		memcpy(bs->sample + bs->sample_rows * bs->sh.dims, v, bs->float_bytes);
 		bs->sample_rows++;
 		return;
 	}
 	uint64 j = pg_prng_uint64_range(&bs->prng, 0, (uint64) bs->seen - 1);
 	if (j < bs->sample_cap)
-		memcpy(bs->sample + j * bs->sh.dims, v, bs->vec_bytes);
+		memcpy(bs->sample + j * bs->sh.dims, v, bs->float_bytes);
 }
 
 // Selection sampling (Knuth's algorithm S) of sample_cap rows out of the rows in memory.
@@ -125,7 +130,7 @@ static void sample_from_rows(BuildState *bs)
 	for (size_t r = 0; r < bs->rows && got < want; r++) {
 		double p = (double) (want - got) / (double) (bs->rows - r);
 		if (pg_prng_double(&bs->prng) < p) {
-			memcpy(bs->sample + got * bs->sh.dims, bs->vecs + r * bs->sh.dims, bs->vec_bytes);
+			element_decode(bs->sh.elem, bs->vecs + r * bs->vec_bytes, bs->sample + got * bs->sh.dims);
 			got++;
 		}
 	}
@@ -158,24 +163,33 @@ static void load_callback(Relation index, ItemPointer tid, Datum *values, bool *
 			spill(bs);
 		} else {
 			size_t cap = Min(bs->cap * 2, bs->max_rows);
-			bs->vecs = (float *) repalloc_huge(bs->vecs, cap * bs->vec_bytes);
+			bs->vecs = (char *) repalloc_huge(bs->vecs, cap * bs->vec_bytes);
 			bs->tids = (ItemPointerData *) repalloc_huge(bs->tids, cap * sizeof(ItemPointerData));
 			bs->cap = cap;
 		}
 	}
 	if (bs->spilled) {
-		float *v = (float *) palloc(bs->vec_bytes);
-		if (prepare_vector(bs->sh, values[0], v))
-			sample_row(bs, v);
-		pfree(v);
+		if (prepare_vector(bs->sh, values[0], bs->scratch)) {
+			element_decode(bs->sh.elem, bs->scratch, bs->scratch_f);
+			sample_row(bs, bs->scratch_f);
+		}
 		return;
 	}
-	if (prepare_vector(bs->sh, values[0], bs->vecs + bs->rows * bs->sh.dims)) {
+	if (prepare_vector(bs->sh, values[0], bs->vecs + bs->rows * bs->vec_bytes)) {
 		bs->tids[bs->rows] = *tid;
 		bs->rows++;
 		if (bs->rows % 1024 == 0)
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->rows);
 	}
+}
+
+// The centers as the center items hold them, so that build and inserts assign alike.
+static void round_centers(const Shape &sh, float *centers)
+{
+	char *scratch = (char *) palloc(sh.vec_bytes);
+	for (uint32 l = 0; l < sh.lists; l++)
+		element_round(sh.elem, centers + (size_t) l * sh.dims, scratch);
+	pfree(scratch);
 }
 
 static void run_kmeans(BuildState *bs)
@@ -202,17 +216,19 @@ static void run_kmeans(BuildState *bs)
 	p.dims = bs->sh.dims;
 	p.k = bs->sh.lists;
 	p.spherical = spherical(bs->sh.metric);
+	p.binary = bs->sh.type == ElementType::Bit;
 	p.threads = build_threads();
 	p.seed = 0x5eed;
 	p.max_iterations = kKmeansIterations;
 	// k-means' distance bounds get what maintenance_work_mem has left
 	size_t used = (bs->spilled ? 0 : bs->cap * (bs->vec_bytes + sizeof(ItemPointerData))) +
-				  bs->sample_cap * bs->vec_bytes + (size_t) bs->sh.lists * bs->vec_bytes;
+				  bs->sample_cap * bs->float_bytes + (size_t) bs->sh.lists * bs->float_bytes;
 	p.bound_memory = bs->budget > used ? bs->budget - used : 0;
 	char error[256];
 	bs->job = kmeans_start(p, bs->centers, error, sizeof(error));
 	check_start(bs, "k-means", error);
 	wait_job(bs, false, "k-means");
+	round_centers(bs->sh, bs->centers);
 }
 
 static Buffer new_page(Relation index, ForkNumber fork, uint16 kind)
@@ -262,7 +278,7 @@ static void write_meta_and_centers(Relation index, ForkNumber fork, const Shape 
 		CenterHeader *h = (CenterHeader *) item;
 		h->start_block = start ? start[l] : kInvalidBlock;
 		h->insert_block = insert ? insert[l] : kInvalidBlock;
-		memcpy(item + sizeof(CenterHeader), centers + (size_t) l * sh.dims, sizeof(float) * sh.dims);
+		element_encode(sh.elem, centers + (size_t) l * sh.dims, item + sizeof(CenterHeader));
 		if (PageAddItem(BufferGetPage(buf), (Item) item, sh.center_size, InvalidOffsetNumber, false, false) !=
 			center_offset(l, sh.centers_per_page))
 			elog(ERROR, "failed to add center to ivfflat index \"%s\"", RelationGetRelationName(index));
@@ -349,6 +365,7 @@ static void write_from_memory(BuildState *bs)
 	if (bs->rows > 0) {
 		AssignParams a;
 		a.data = bs->vecs;
+		a.type = sh.type;
 		a.n = bs->rows;
 		a.dims = sh.dims;
 		a.centers = bs->centers;
@@ -384,7 +401,7 @@ static void write_from_memory(BuildState *bs)
 		for (size_t j = first[l]; j < first[l + 1]; j++) {
 			size_t r = order[j];
 			set_tuple_tid((ListTupleHeader *) tuple, &bs->tids[r]);
-			memcpy(tuple + sizeof(ListTupleHeader), bs->vecs + r * sh.dims, bs->vec_bytes);
+			memcpy(tuple + sizeof(ListTupleHeader), bs->vecs + r * bs->vec_bytes, bs->vec_bytes);
 			build_append(bs, l, tuple);
 			if ((j & 1023) == 0) {
 				pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) j);
@@ -404,6 +421,7 @@ static void flush_batch(BuildState *bs)
 		return;
 	AssignParams a;
 	a.data = bs->batch_vecs;
+	a.type = sh.type;
 	a.n = bs->batch_rows;
 	a.dims = sh.dims;
 	a.centers = bs->centers;
@@ -417,7 +435,7 @@ static void flush_batch(BuildState *bs)
 	char *tuple = (char *) palloc0(sh.tuple_size);
 	for (size_t r = 0; r < bs->batch_rows; r++) {
 		set_tuple_tid((ListTupleHeader *) tuple, &bs->batch_tids[r]);
-		memcpy(tuple + sizeof(ListTupleHeader), bs->batch_vecs + r * sh.dims, bs->vec_bytes);
+		memcpy(tuple + sizeof(ListTupleHeader), bs->batch_vecs + r * bs->vec_bytes, bs->vec_bytes);
 		build_append(bs, bs->batch_assign[r], tuple);
 	}
 	pfree(tuple);
@@ -432,7 +450,7 @@ static void append_callback(Relation index, ItemPointer tid, Datum *values, bool
 	BuildState *bs = (BuildState *) arg;
 	if (isnull[0])
 		return;
-	if (prepare_vector(bs->sh, values[0], bs->batch_vecs + bs->batch_rows * bs->sh.dims)) {
+	if (prepare_vector(bs->sh, values[0], bs->batch_vecs + bs->batch_rows * bs->vec_bytes)) {
 		bs->batch_tids[bs->batch_rows++] = *tid;
 		if (bs->batch_rows == bs->batch_cap)
 			flush_batch(bs);
@@ -445,7 +463,7 @@ static void write_from_heap(BuildState *bs, IndexInfo *indexInfo)
 	write_meta_and_centers(bs->index, MAIN_FORKNUM, bs->sh, bs->centers, bs->sample_rows, NULL, NULL);
 	init_lists(bs);
 	bs->batch_cap = Max((size_t) 1, Min(bs->max_rows, (size_t) 16384));
-	bs->batch_vecs = (float *) palloc_extended(bs->batch_cap * bs->vec_bytes, MCXT_ALLOC_HUGE);
+	bs->batch_vecs = (char *) palloc_extended(bs->batch_cap * bs->vec_bytes, MCXT_ALLOC_HUGE);
 	bs->batch_tids = (ItemPointerData *) palloc_extended(bs->batch_cap * sizeof(ItemPointerData), MCXT_ALLOC_HUGE);
 	bs->batch_assign = (uint32 *) palloc_extended(bs->batch_cap * sizeof(uint32), MCXT_ALLOC_HUGE);
 	(void) table_index_build_scan(bs->heap, bs->index, indexInfo, true, true, append_callback, (void *) bs, NULL);
@@ -468,7 +486,8 @@ static IndexBuildResult *ivfflatbuild_impl(Relation heap, Relation index, IndexI
 	bs->index = index;
 	shape_for_build(index, &bs->sh);
 	const Shape &sh = bs->sh;
-	bs->vec_bytes = vector_bytes(sh.type, sh.dims);
+	bs->vec_bytes = sh.vec_bytes;
+	bs->float_bytes = sizeof(float) * (size_t) sh.dims;
 	bs->ctx = AllocSetContextCreate(CurrentMemoryContext, "ivfflat build", ALLOCSET_DEFAULT_SIZES);
 	MemoryContextCallback *cb = (MemoryContextCallback *) MemoryContextAlloc(bs->ctx, sizeof(MemoryContextCallback));
 	cb->func = free_job;
@@ -479,23 +498,26 @@ static IndexBuildResult *ivfflatbuild_impl(Relation heap, Relation index, IndexI
 	// Memory: the centers first, a quarter of the rest at most for the sample, then the rows.
 	size_t budget = (size_t) maintenance_work_mem * 1024;
 	bs->budget = budget;
-	size_t centers_bytes = (size_t) sh.lists * bs->vec_bytes;
+	size_t centers_bytes = (size_t) sh.lists * bs->float_bytes;
 	size_t row_bytes = bs->vec_bytes + sizeof(ItemPointerData) + 2 * sizeof(uint32);
-	if (centers_bytes + 2 * bs->vec_bytes > budget)
+	size_t least = centers_bytes + 2 * bs->float_bytes;
+	if (least > budget)
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						errmsg("memory required is %zu MB, maintenance_work_mem is %d MB",
-							   (centers_bytes + 2 * bs->vec_bytes) / (1024 * 1024) + 1, maintenance_work_mem / 1024),
+						errmsg("memory required is %zu MB, maintenance_work_mem is %d MB", least / (1024 * 1024) + 1,
+							   maintenance_work_mem / 1024),
 						errhint("Increase maintenance_work_mem or lower lists.")));
 	size_t rest = budget - centers_bytes;
-	bs->sample_cap = Max((size_t) 1, Min(wanted_samples(sh.lists), rest / 4 / bs->vec_bytes));
-	bs->max_rows = Max((size_t) 1, (rest - bs->sample_cap * bs->vec_bytes) / row_bytes);
+	bs->sample_cap = Max((size_t) 1, Min(wanted_samples(sh.lists), rest / 4 / bs->float_bytes));
+	bs->max_rows = Max((size_t) 1, (rest - Min(rest, bs->sample_cap * bs->float_bytes)) / row_bytes);
 
 	MemoryContext old = MemoryContextSwitchTo(bs->ctx);
 	bs->centers = (float *) palloc_extended(Max(centers_bytes, (size_t) 1), MCXT_ALLOC_HUGE);
-	bs->sample = (float *) palloc_extended(bs->sample_cap * bs->vec_bytes, MCXT_ALLOC_HUGE);
+	bs->sample = (float *) palloc_extended(bs->sample_cap * bs->float_bytes, MCXT_ALLOC_HUGE);
+	bs->scratch = (char *) palloc(bs->vec_bytes);
+	bs->scratch_f = (float *) palloc(bs->float_bytes);
 	double est = heap->rd_rel->reltuples > 0 ? heap->rd_rel->reltuples : 1024;
 	bs->cap = (size_t) Min(Max(est, 1024.0), (double) bs->max_rows);
-	bs->vecs = (float *) palloc_extended(bs->cap * bs->vec_bytes, MCXT_ALLOC_HUGE);
+	bs->vecs = (char *) palloc_extended(bs->cap * bs->vec_bytes, MCXT_ALLOC_HUGE);
 	bs->tids = (ItemPointerData *) palloc_extended(bs->cap * sizeof(ItemPointerData), MCXT_ALLOC_HUGE);
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, kPhaseLoad);
@@ -535,6 +557,7 @@ void ivfflatbuildempty(Relation index)
 		float *centers = (float *) palloc_extended(Max((size_t) sh.lists * sh.dims * sizeof(float), (size_t) 1),
 												   MCXT_ALLOC_HUGE);
 		random_centers(sh.lists, sh.dims, spherical(sh.metric), 0x5eed, centers);
+		round_centers(sh, centers);
 		write_meta_and_centers(index, INIT_FORKNUM, sh, centers, 0, NULL, NULL);
 		log_newpage_range(index, INIT_FORKNUM, 0, RelationGetNumberOfBlocksInFork(index, INIT_FORKNUM), true);
 		pfree(centers);

@@ -10,6 +10,8 @@
 extern "C" {
 #include "access/relation.h"
 #include "catalog/pg_class.h"
+#include "commands/defrem.h"
+#include "utils/syscache.h"
 #include "funcapi.h"
 #include "utils/acl.h"
 #include "utils/tuplestore.h"
@@ -91,8 +93,10 @@ static bool walk_meta(Walk *w)
 		problem(w, "bad metapage", kMetaBlock, psprintf("magic number %08x", m.magic));
 	else if (m.version != kFormatVersion)
 		problem(w, "bad metapage", kMetaBlock, psprintf("format version %u (this prism reads %u)", m.version, kFormatVersion));
-	else if (m.dims < 1 || m.dims > (uint32) kMaxDims || !metric_valid(m.metric) ||
-			 m.element_type != (uint8) ElementType::Float32 || m.lists < (uint32) kMinLists || m.lists > (uint32) kMaxLists)
+	else if (!element_type_valid(m.element_type) || !metric_valid(m.metric) ||
+			 !metric_fits((ElementType) m.element_type, (Metric) m.metric) || m.dims < 1 ||
+			 m.dims > (uint32) max_dims((ElementType) m.element_type) || m.lists < (uint32) kMinLists ||
+			 m.lists > (uint32) kMaxLists)
 		problem(w, "bad metapage", kMetaBlock,
 				psprintf("dimensions %u, metric %u, element type %u, lists %u", m.dims, m.metric, m.element_type, m.lists));
 	else {
@@ -141,11 +145,13 @@ static void walk_list(Walk *w, uint32 list, Page cpage, BlockNumber cblk)
 	const char *item = (const char *) PageGetItem(cpage, iid);
 	memcpy(&h, item, sizeof(h));
 	float *center = (float *) palloc(sizeof(float) * sh.dims);
-	memcpy(center, item + sizeof(CenterHeader), sizeof(float) * sh.dims);
+	element_decode(sh.elem, item + sizeof(CenterHeader), center);
 	double cn = norm_of(center, sh.dims);
+	// halves keep 11 significant bits: a unit vector stored as halves is off by up to ~1e-3
+	const double tolerance = sh.type == ElementType::Half ? 4e-3 : 1e-3;
 	if (!std::isfinite(cn))
 		problem(w, "bad center", cblk, psprintf("list %u: the center is not finite", list));
-	else if (spherical(sh.metric) && fabs(cn - 1.0) > 1e-3)
+	else if (spherical(sh.metric) && fabs(cn - 1.0) > tolerance)
 		problem(w, "bad center", cblk, psprintf("list %u: center of length %g, expected 1", list, cn));
 	pfree(center);
 	if ((h.start_block == kInvalidBlock) != (h.insert_block == kInvalidBlock)) {
@@ -155,7 +161,7 @@ static void walk_list(Walk *w, uint32 list, Page cpage, BlockNumber cblk)
 	uint64 count = 0;
 	bool insert_seen = h.insert_block == kInvalidBlock;
 	BlockNumber blkno = h.start_block, from = cblk;
-	char *vec = (char *) palloc(vector_bytes(sh.type, sh.dims));
+	float *vec = (float *) palloc(sizeof(float) * sh.dims);
 	for (BlockNumber steps = 0; blkno != kInvalidBlock; steps++) {
 		CHECK_FOR_INTERRUPTS();
 		BlockNumber now = RelationGetNumberOfBlocks(w->index);
@@ -196,11 +202,11 @@ static void walk_list(Walk *w, uint32 list, Page cpage, BlockNumber cblk)
 				continue;
 			}
 			count++;
-			memcpy(vec, (const char *) PageGetItem(page, tid) + sizeof(ListTupleHeader), vector_bytes(sh.type, sh.dims));
-			double n = norm_of((const float *) vec, sh.dims);
+			element_decode(sh.elem, (const char *) PageGetItem(page, tid) + sizeof(ListTupleHeader), vec);
+			double n = norm_of(vec, sh.dims);
 			if (!std::isfinite(n))
 				problem(w, "bad list tuple", blkno, psprintf("item %u: the vector is not finite", o));
-			else if (sh.metric == Metric::Cosine && fabs(n - 1.0) > 1e-3)
+			else if (sh.metric == Metric::Cosine && fabs(n - 1.0) > tolerance)
 				problem(w, "bad list tuple", blkno, psprintf("item %u: vector of length %g under cosine, expected 1", o, n));
 		}
 		from = blkno;
@@ -272,6 +278,8 @@ static const char *metric_name(Metric m)
 		return "inner_product";
 	case Metric::Cosine:
 		return "cosine";
+	case Metric::Hamming:
+		return "hamming";
 	}
 	return "unknown";
 }
@@ -279,41 +287,60 @@ static const char *metric_name(Metric m)
 }  // namespace ivf
 }  // namespace prism
 
-using namespace prism::ivf;
+namespace prism {
+namespace ivf {
 
-PRISM_FUNCTION(prism_ivfflat_info)
+bool is_ivfflat_index(Oid relid)
 {
-	Oid relid = PG_GETARG_OID(0);
-	TupleDesc desc;
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	desc = BlessTupleDesc(desc);
+	HeapTuple tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tp))
+		return false;
+	Oid am = ((Form_pg_class) GETSTRUCT(tp))->relam;
+	ReleaseSysCache(tp);
+	return OidIsValid(am) && am == get_index_am_oid("ivfflat", true);
+}
+
+// Walks the index for its info row; ERRORs if the walk found a problem.
+static Relation info_walk(Oid relid, Walk *w)
+{
 	Relation rel = open_ivf_index(relid);
-	Walk w;
-	memset(&w, 0, sizeof(w));
-	w.index = rel;
-	walk(&w);
-	if (w.problems > 0)
+	memset(w, 0, sizeof(*w));
+	w->index = rel;
+	walk(w);
+	if (w->problems > 0)
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 						errmsg("ivfflat index \"%s\" is corrupted", RelationGetRelationName(rel)),
 						errhint("Run prism.ivfflat_check() for details, then REINDEX the index.")));
-	Datum values[10];
-	bool nulls[10] = {false};
-	values[0] = Int32GetDatum((int32) w.sh.lists);
-	values[1] = Int32GetDatum((int32) w.sh.dims);
-	values[2] = CStringGetTextDatum(metric_name(w.sh.metric));
-	values[3] = Int64GetDatum((int64) w.tuples);
-	values[4] = Int32GetDatum((int32) w.empty_lists);
-	values[5] = Int64GetDatum((int64) w.min_list);
-	values[6] = Int64GetDatum((int64) w.max_list);
-	values[7] = Int64GetDatum((int64) w.meta.samples);
-	values[8] = Int64GetDatum((int64) w.nblocks);
-	values[9] = Int64GetDatum((int64) w.nblocks * BLCKSZ);
+	return rel;
+}
+
+static TupleDesc result_desc(FunctionCallInfo fcinfo)
+{
+	TupleDesc desc;
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	return BlessTupleDesc(desc);
+}
+
+Datum ivfflat_index_info(FunctionCallInfo fcinfo)
+{
+	TupleDesc desc = result_desc(fcinfo);
+	Walk w;
+	Relation rel = info_walk(PG_GETARG_OID(0), &w);
+	// prism.index_info's columns: elements, deleted_elements, free_slots, duplicate_tids,
+	// levels, pages, bytes, m, ef_construction, dimensions, metric; NULL where hnsw-only
+	Datum values[11] = {0};
+	bool nulls[11] = {false, true, true, true, true, false, false, true, true, false, false};
+	values[0] = Int64GetDatum((int64) w.tuples);
+	values[5] = Int64GetDatum((int64) w.nblocks);
+	values[6] = Int64GetDatum((int64) w.nblocks * BLCKSZ);
+	values[9] = Int32GetDatum((int32) w.sh.dims);
+	values[10] = CStringGetTextDatum(metric_name(w.sh.metric));
 	relation_close(rel, AccessShareLock);
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }
 
-PRISM_FUNCTION(prism_ivfflat_check)
+Datum ivfflat_index_check(FunctionCallInfo fcinfo)
 {
 	Oid relid = PG_GETARG_OID(0);
 	InitMaterializedSRF(fcinfo, 0);
@@ -334,3 +361,31 @@ PRISM_FUNCTION(prism_ivfflat_check)
 	relation_close(rel, AccessShareLock);
 	return (Datum) 0;
 }
+
+}  // namespace ivf
+}  // namespace prism
+
+using namespace prism::ivf;
+
+PRISM_FUNCTION(prism_ivfflat_info)
+{
+	TupleDesc desc = result_desc(fcinfo);
+	Walk w;
+	Relation rel = info_walk(PG_GETARG_OID(0), &w);
+	Datum values[10];
+	bool nulls[10] = {false};
+	values[0] = Int32GetDatum((int32) w.sh.lists);
+	values[1] = Int32GetDatum((int32) w.sh.dims);
+	values[2] = CStringGetTextDatum(metric_name(w.sh.metric));
+	values[3] = Int64GetDatum((int64) w.tuples);
+	values[4] = Int32GetDatum((int32) w.empty_lists);
+	values[5] = Int64GetDatum((int64) w.min_list);
+	values[6] = Int64GetDatum((int64) w.max_list);
+	values[7] = Int64GetDatum((int64) w.meta.samples);
+	values[8] = Int64GetDatum((int64) w.nblocks);
+	values[9] = Int64GetDatum((int64) w.nblocks * BLCKSZ);
+	relation_close(rel, AccessShareLock);
+	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+PRISM_FUNCTION(prism_ivfflat_check) { return ivfflat_index_check(fcinfo); }

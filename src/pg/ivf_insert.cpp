@@ -28,7 +28,7 @@ static uint32 nearest_list(Relation index, const Shape &sh, const float *vec, Ce
 {
 	uint32 best = 0;
 	float best_d = INFINITY;
-	bool sph = spherical(sh.metric);
+	float *c = (float *) palloc(sizeof(float) * sh.dims);
 	for (uint32 p = 0; p < sh.center_pages; p++) {
 		BlockNumber blkno = 1 + p;
 		Buffer buf = ReadBuffer(index, blkno);
@@ -38,10 +38,9 @@ static uint32 nearest_list(Relation index, const Shape &sh, const float *vec, Ce
 		uint32 last = Min(sh.lists, first + sh.centers_per_page);
 		for (uint32 l = first; l < last; l++) {
 			CenterHeader h;
-			read_center(index, sh, page, blkno, l, &h, NULL);
-			ItemId iid = PageGetItemId(page, center_offset(l, sh.centers_per_page));
-			const float *c = (const float *) ((const char *) PageGetItem(page, iid) + sizeof(CenterHeader));
-			float d = sph ? -sh.kernels.dot(vec, c, &sh.dims_param) : sh.kernels.l2sq(vec, c, &sh.dims_param);
+			read_center(index, sh, page, blkno, l, &h, c);
+			// as nearest_center: squared L2 to the decoded centers
+			float d = sh.kernels.l2sq(vec, c, &sh.dims_param);
 			if (d < best_d) {
 				best_d = d;
 				best = l;
@@ -50,6 +49,7 @@ static uint32 nearest_list(Relation index, const Shape &sh, const float *vec, Ce
 		}
 		UnlockReleaseBuffer(buf);
 	}
+	pfree(c);
 	return best;
 }
 
@@ -99,27 +99,27 @@ static void advance_hint(Relation index, const Shape &sh, uint32 list, BlockNumb
 	UnlockReleaseBuffer(cbuf);
 }
 
-void insert_tuple(Relation index, const Shape &sh, const float *vec, ItemPointer heap_tid)
+void insert_tuple(Relation index, const Shape &sh, const char *vec, const float *decoded, ItemPointer heap_tid)
 {
 	CenterHeader hdr;
 	uint32 list;
 	BlockNumber cblk;
 	const CenterCache *cache = center_cache(index);
 	if (cache) {
-		list = nearest_center(vec, cache->centers, sh.lists, sh.dims, spherical(sh.metric), sh.kernels);
+		list = nearest_center(decoded, cache->centers, sh.lists, sh.dims, spherical(sh.metric), sh.kernels);
 		cblk = center_block(list, sh.centers_per_page);
 		Buffer buf = ReadBuffer(index, cblk);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		read_center(index, sh, BufferGetPage(buf), cblk, list, &hdr, NULL);
 		UnlockReleaseBuffer(buf);
 	} else {
-		list = nearest_list(index, sh, vec, &hdr);
+		list = nearest_list(index, sh, decoded, &hdr);
 		cblk = center_block(list, sh.centers_per_page);
 	}
 
 	char *tuple = (char *) palloc0(sh.tuple_size);
 	set_tuple_tid((ListTupleHeader *) tuple, heap_tid);
-	memcpy(tuple + sizeof(ListTupleHeader), vec, vector_bytes(sh.type, sh.dims));
+	memcpy(tuple + sizeof(ListTupleHeader), vec, sh.vec_bytes);
 	Size need = MAXALIGN(sh.tuple_size);
 
 	if (hdr.start_block == kInvalidBlock) {
@@ -212,9 +212,12 @@ bool ivfflatinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap
 		MemoryContext old = MemoryContextSwitchTo(ctx);
 		Shape sh;
 		read_shape(index, &sh);
-		float *vec = (float *) palloc(sizeof(float) * sh.dims);
-		if (prepare_vector(sh, values[0], vec))
-			insert_tuple(index, sh, vec, heap_tid);
+		char *vec = (char *) palloc(sh.vec_bytes);
+		if (prepare_vector(sh, values[0], vec)) {
+			float *decoded = (float *) palloc(sizeof(float) * sh.dims);
+			element_decode(sh.elem, vec, decoded);
+			insert_tuple(index, sh, vec, decoded, heap_tid);
+		}
 		MemoryContextSwitchTo(old);
 		MemoryContextDelete(ctx);
 		return false;

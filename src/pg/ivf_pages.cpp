@@ -2,13 +2,16 @@
 // metric and element type of an index, and turning a heap value into the stored vector.
 #include <cmath>
 
+#include "pg/halfvec.h"
 #include "pg/ivf.h"
 #include "pg/vector.h"
 
 extern "C" {
 #include "utils/guc.h"
+#include "utils/lsyscache.h"
 #include "utils/syscache.h"
 #include "catalog/pg_type.h"
+#include "utils/varbit.h"
 }
 
 namespace prism {
@@ -30,7 +33,9 @@ size_t page_item_space() { return BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXA
 void fill_shape(Shape *sh)
 {
 	sh->tuple_size = (uint32) list_tuple_size(sh->type, sh->dims);
-	sh->center_size = (uint32) center_item_size(sh->dims);
+	sh->center_size = (uint32) center_item_size(sh->type, sh->dims);
+	sh->elem = element_ops(sh->type, sh->dims);
+	sh->vec_bytes = (uint32) sh->elem.bytes;
 	sh->centers_per_page = items_per_page(sh->center_size, page_item_space(), sizeof(ItemIdData));
 	sh->center_pages = center_pages_for(sh->lists, sh->centers_per_page);
 	sh->kernels = best_kernels(sh->dims);
@@ -65,8 +70,9 @@ void read_shape(Relation index, Shape *sh)
 						errmsg("ivfflat index \"%s\" has format version %u, this prism reads version %u",
 							   RelationGetRelationName(index), meta.version, kFormatVersion),
 						errhint("REINDEX the index.")));
-	if (meta.dims < 1 || meta.dims > (uint32) kMaxDims || !metric_valid(meta.metric) ||
-		meta.element_type != (uint8) ElementType::Float32 || meta.lists < (uint32) kMinLists ||
+	if (!element_type_valid(meta.element_type) || !metric_valid(meta.metric) ||
+		!metric_fits((ElementType) meta.element_type, (Metric) meta.metric) || meta.dims < 1 ||
+		meta.dims > (uint32) max_dims((ElementType) meta.element_type) || meta.lists < (uint32) kMinLists ||
 		meta.lists > (uint32) kMaxLists)
 		report_corrupt(index, kMetaBlock, "metapage values out of range");
 	sh->dims = meta.dims;
@@ -91,37 +97,43 @@ static Metric index_metric(Relation index)
 		return Metric::InnerProduct;
 	if (name && strcmp(name, "<=>") == 0)
 		return Metric::Cosine;
+	if (name && strcmp(name, "<~>") == 0)
+		return Metric::Hamming;
 	elog(ERROR, "ivfflat operator class has no supported ordering operator");
 	pg_unreachable();
 }
 
-// The stored element type follows from the opclass' input type.
+// The stored element type follows from the indexed column's type, or its domain's base type
+// (not the opclass' input type: a varbit column is binary-coercible to bit_hamming_ops but has
+// no fixed length).
 static ElementType index_element_type(Relation index)
 {
-	Oid type = index->rd_opcintype[0];
+	Oid type = getBaseType(TupleDescAttr(index->rd_att, 0)->atttypid);
+	if (type == BITOID)
+		return ElementType::Bit;
 	HeapTuple tp = SearchSysCache1(TYPEOID, ObjectIdGetDatum(type));
 	if (!HeapTupleIsValid(tp))
 		elog(ERROR, "cache lookup failed for type %u", type);
-	bool is_vector = strcmp(NameStr(((Form_pg_type) GETSTRUCT(tp))->typname), "vector") == 0;
+	const char *name = NameStr(((Form_pg_type) GETSTRUCT(tp))->typname);
+	int kind = strcmp(name, "vector") == 0 ? 1 : strcmp(name, "halfvec") == 0 ? 2 : 0;
 	ReleaseSysCache(tp);
-	if (!is_vector)
-		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						errmsg("type %s is not supported by ivfflat", format_type_be(type))));
-	return ElementType::Float32;
+	if (kind == 0)
+		ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED), errmsg("type not supported for ivfflat index")));
+	return kind == 1 ? ElementType::Float32 : ElementType::Half;
 }
 
 void shape_for_build(Relation index, Shape *sh)
 {
+	sh->type = index_element_type(index);
 	int32 typmod = TupleDescAttr(index->rd_att, 0)->atttypmod;
 	if (typmod < 1)
 		ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE), errmsg("column does not have dimensions"),
 						errhint("Declare the column with a dimension, for example vector(3), to index it with "
 								"ivfflat.")));
-	if (typmod > kMaxDims)
+	if (typmod > max_dims(sh->type))
 		ereport(ERROR, (errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						errmsg("column cannot have more than %d dimensions for ivfflat index", kMaxDims)));
+						errmsg("column cannot have more than %d dimensions for ivfflat index", max_dims(sh->type))));
 	sh->dims = (uint32) typmod;
-	sh->type = index_element_type(index);
 	sh->metric = index_metric(index);
 	IvfOptions *opts = (IvfOptions *) index->rd_options;
 	sh->lists = (uint32) (opts ? opts->lists : kDefaultLists);
@@ -135,23 +147,92 @@ static void normalize(float *v, uint32 dims, double norm_sq)
 		v[i] = (float) (v[i] * inv);
 }
 
-bool prepare_vector(const Shape &sh, Datum value, float *out)
+static double norm_sq(const float *v, uint32 dims)
 {
-	Vector *v = DatumGetVector(value);
-	if (v->dim != (int) sh.dims)
-		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected %u dimensions, not %d", sh.dims, v->dim)));
-	memcpy(out, v->x, sizeof(float) * sh.dims);
-	if ((Pointer) v != DatumGetPointer(value))
-		pfree(v);
-	if (sh.metric == Metric::Cosine) {
-		double norm = 0;
-		for (uint32 i = 0; i < sh.dims; i++)
-			norm += (double) out[i] * out[i];
-		if (norm == 0)
-			return false;  // cosine distance is undefined for zero vectors: not indexed
-		normalize(out, sh.dims, norm);
+	double s = 0;
+	for (uint32 i = 0; i < dims; i++)
+		s += (double) v[i] * v[i];
+	return s;
+}
+
+// Copies the elements of a heap or query value into `out` in stored form (sh.vec_bytes);
+// `query` picks the error wording for a dimension mismatch.
+static void copy_elements(const Shape &sh, Datum value, char *out, bool query)
+{
+	struct varlena *detoasted = PG_DETOAST_DATUM(value);
+	int dim;
+	const void *src;
+	switch (sh.type) {
+	case ElementType::Half: {
+		HalfVector *h = (HalfVector *) detoasted;
+		dim = h->dim;
+		src = h->x;
+		if (dim != (int) sh.dims && query)
+			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+							errmsg("different halfvec dimensions %u and %d", sh.dims, dim)));
+		break;
 	}
+	case ElementType::Bit: {
+		VarBit *b = (VarBit *) detoasted;
+		dim = VARBITLEN(b);
+		src = VARBITS(b);
+		if (dim != (int) sh.dims && query)
+			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("different bit lengths %u and %d", sh.dims, dim)));
+		break;
+	}
+	case ElementType::Float32:
+	default: {
+		Vector *v = (Vector *) detoasted;
+		dim = v->dim;
+		src = v->x;
+		if (dim != (int) sh.dims && query)
+			ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+							errmsg("different vector dimensions %u and %d", sh.dims, dim)));
+		break;
+	}
+	}
+	if (dim != (int) sh.dims)
+		ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION), errmsg("expected %u dimensions, not %d", sh.dims, dim)));
+	memcpy(out, src, sh.vec_bytes);
+	if ((Pointer) detoasted != DatumGetPointer(value))
+		pfree(detoasted);
+}
+
+// Normalizes a stored vector in place (cosine); false for a zero vector (left as it is).
+static bool normalize_stored(const Shape &sh, char *v)
+{
+	if (sh.type == ElementType::Float32) {
+		double n = norm_sq((const float *) v, sh.dims);
+		if (n == 0)
+			return false;
+		normalize((float *) v, sh.dims, n);
+		return true;
+	}
+	float *f = (float *) palloc(sizeof(float) * sh.dims);
+	element_decode(sh.elem, v, f);
+	double n = norm_sq(f, sh.dims);
+	if (n > 0) {
+		normalize(f, sh.dims, n);
+		element_encode(sh.elem, f, v);
+	}
+	pfree(f);
+	return n > 0;
+}
+
+bool prepare_vector(const Shape &sh, Datum value, char *out)
+{
+	copy_elements(sh, value, out, false);
+	if (sh.metric == Metric::Cosine)
+		return normalize_stored(sh, out);  // cosine distance is undefined for zero vectors: not indexed
 	return true;
+}
+
+void prepare_query(const Shape &sh, Datum value, char *out, float *ranked)
+{
+	copy_elements(sh, value, out, true);
+	element_decode(sh.elem, out, ranked);
+	if (sh.metric == Metric::Cosine)
+		(void) normalize_stored(sh, out);
 }
 
 void read_center(Relation index, const Shape &sh, Page page, BlockNumber blkno, uint32 list, CenterHeader *hdr,
@@ -166,7 +247,7 @@ void read_center(Relation index, const Shape &sh, Page page, BlockNumber blkno, 
 	const char *item = (const char *) PageGetItem(page, iid);
 	memcpy(hdr, item, sizeof(CenterHeader));
 	if (vec)
-		memcpy(vec, item + sizeof(CenterHeader), sizeof(float) * sh.dims);
+		element_decode(sh.elem, item + sizeof(CenterHeader), vec);
 }
 
 const ListTupleHeader *list_tuple(Relation index, const Shape &sh, Page page, BlockNumber blkno, OffsetNumber off)

@@ -13,7 +13,6 @@
 #include <cmath>
 
 #include "pg/ivf.h"
-#include "pg/vector.h"
 
 extern "C" {
 #include "access/relscan.h"
@@ -47,7 +46,8 @@ struct ScanOpaque {
 	bool started;
 	bool done;
 	bool null_query;
-	float *query;
+	char *query;   // stored form (normalized for cosine)
+	float *ranked;	// float4, to rank the centers with
 	ListRank *ranks;  // all lists; [0, probed) already read
 	uint32 probed;
 	uint32 probes, max_probes;
@@ -67,7 +67,7 @@ const CenterCache *center_cache(Relation index)
 		return (const CenterCache *) index->rd_amcache;
 	Shape sh;
 	read_shape(index, &sh);
-	size_t bytes = (size_t) sh.lists * sh.dims * sizeof(float);
+	size_t bytes = (size_t) sh.lists * sh.dims * sizeof(float);	// decoded centers
 	if (bytes > kMaxCachedCenters)
 		return NULL;
 	CenterCache *cache = (CenterCache *) MemoryContextAllocHuge(index->rd_indexcxt, offsetof(CenterCache, centers) + bytes);
@@ -87,21 +87,19 @@ const CenterCache *center_cache(Relation index)
 	return cache;
 }
 
-// Ranks every list by its center's distance to the query (all 0 for a NULL query).
-static void rank_lists(IndexScanDesc scan, ScanOpaque *so)
+// Ranks every list by its center's distance to the query (all 0 for a NULL query): squared L2
+// to the decoded centers, which for unit-length centers orders like the inner product and for
+// bit centers is the Hamming distance.
+static void rank_lists(IndexScanDesc scan, ScanOpaque *so, const CenterCache *cache)
 {
 	Relation index = scan->indexRelation;
-	const CenterCache *cache = center_cache(index);
-	so->sh = cache ? cache->sh : so->sh;
-	if (!cache)
-		read_shape(index, &so->sh);
 	const Shape &sh = so->sh;
 	so->ranks = (ListRank *) palloc(sizeof(ListRank) * sh.lists);
 	float *dist = (float *) palloc0(sizeof(float) * sh.lists);
-	bool sph = spherical(sh.metric);
 	if (cache && !so->null_query)
-		center_distances(so->query, cache->centers, sh.lists, sh.dims, sh.kernels, dist);
+		center_distances(so->ranked, cache->centers, sh.lists, sh.dims, sh.kernels, dist);
 	else if (!so->null_query) {
+		float *c = (float *) palloc(sizeof(float) * sh.dims);
 		for (uint32 p = 0; p < sh.center_pages; p++) {
 			BlockNumber blkno = 1 + p;
 			Buffer buf = ReadBuffer(index, blkno);
@@ -109,14 +107,12 @@ static void rank_lists(IndexScanDesc scan, ScanOpaque *so)
 			Page page = BufferGetPage(buf);
 			for (uint32 l = p * sh.centers_per_page; l < Min(sh.lists, (p + 1) * sh.centers_per_page); l++) {
 				CenterHeader h;
-				read_center(index, sh, page, blkno, l, &h, NULL);
-				const float *c = (const float *) ((const char *) PageGetItem(
-													   page, PageGetItemId(page, center_offset(l, sh.centers_per_page))) +
-												   sizeof(CenterHeader));
-				dist[l] = sph ? -sh.kernels.dot(so->query, c, &sh.dims_param) : sh.kernels.l2sq(so->query, c, &sh.dims_param);
+				read_center(index, sh, page, blkno, l, &h, c);
+				dist[l] = sh.kernels.l2sq(so->ranked, c, &sh.dims_param);
 			}
 			UnlockReleaseBuffer(buf);
 		}
+		pfree(c);
 	}
 	for (uint32 l = 0; l < sh.lists; l++) {
 		so->ranks[l].dist = dist[l];
@@ -172,7 +168,7 @@ static void read_list(IndexScanDesc scan, ScanOpaque *so, uint32 list)
 			const ListTupleHeader *t = list_tuple(index, sh, page, blkno, off);
 			if (t == NULL)
 				continue;
-			float d = so->null_query ? 0 : tuple_distance(sh, so->query, (const float *) (t + 1));
+			float d = so->null_query ? 0 : tuple_distance(sh, so->query, t + 1);
 			add_candidate(so, d, t);
 		}
 		from = blkno;
@@ -205,27 +201,20 @@ static void start_scan(IndexScanDesc scan, ScanOpaque *so)
 	uint32 dims = (uint32) TupleDescAttr(index->rd_att, 0)->atttypmod;
 	so->nblocks = RelationGetNumberOfBlocks(index);
 	so->null_query = !scan->orderByData || (scan->orderByData[0].sk_flags & SK_ISNULL);
-	so->query = (float *) palloc0(sizeof(float) * Max(dims, 1));
-	if (!so->null_query) {
-		Vector *q = DatumGetVector(scan->orderByData[0].sk_argument);
-		if (q->dim != (int) dims)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION), errmsg("different vector dimensions %u and %d", dims, q->dim)));
-		memcpy(so->query, q->x, sizeof(float) * dims);
-	}
-	rank_lists(scan, so);  // sets so->sh
+	const CenterCache *cache = center_cache(index);
+	if (cache)
+		so->sh = cache->sh;
+	else
+		read_shape(index, &so->sh);
 	const Shape &sh = so->sh;
 	if (sh.dims != dims)
 		report_corrupt(index, kMetaBlock, "metapage dimensions differ from the column's");
-	if (sh.metric == Metric::Cosine && !so->null_query) {
-		// the centers were ranked with the raw query: for unit centers the order is the same
-		double s = 0;
-		for (uint32 i = 0; i < sh.dims; i++)
-			s += (double) so->query[i] * so->query[i];
-		if (s > 0)
-			for (uint32 i = 0; i < sh.dims; i++)
-				so->query[i] = (float) (so->query[i] / sqrt(s));
-	}
+	so->query = (char *) palloc0(sh.vec_bytes);
+	so->ranked = (float *) palloc0(sizeof(float) * sh.dims);
+	// the centers are ranked with the raw query: for unit centers the order is the same
+	if (!so->null_query)
+		prepare_query(sh, scan->orderByData[0].sk_argument, so->query, so->ranked);
+	rank_lists(scan, so, cache);
 	so->mode = guc_iterative_scan;
 	so->probes = (uint32) Max(guc_probes, 1);
 	so->max_probes = so->mode == kIterativeOff ? so->probes : (uint32) Max(guc_max_probes, guc_probes);

@@ -8,7 +8,10 @@
 # databases, ROUNDS times, so the VM's drift hits every system alike.
 #   test/bench/ivfflat_bench.sh DATA_DIR "dbname=pr host=..." "dbname=pv host=..."
 # Environment: LISTS (245), MWM (512MB), QUERIES (2000), PROBES ("1 2 4 8 16"), ROUNDS (2),
-# REUSE=1 (skip the load). Creates tables items, queries, truth and function ivf_bench.
+# REUSE=1 (skip the load), TYPE (vector; halfvec: the rows as halfvec in table items_half,
+# halfvec_l2_ops; bit: an expression index on binary_quantize(v)::bit(dims), bit_hamming_ops,
+# its RERANK (100) nearest re-ranked by exact L2 distance). Creates tables items, queries,
+# truth (items_half) and function ivf_bench.
 # DATA_DIR holds base.fvecs, query.fvecs, groundtruth.ivecs (see README.md); the server must be
 # able to read the converted files in $WORK (default /tmp/ivfflat-bench).
 set -euo pipefail
@@ -19,6 +22,8 @@ MWM=${MWM:-512MB}
 QUERIES=${QUERIES:-2000}
 PROBES=${PROBES:-1 2 4 8 16}
 ROUNDS=${ROUNDS:-2}
+TYPE=${TYPE:-vector}
+RERANK=${RERANK:-100}
 WORK=${WORK:-/tmp}/ivfflat-bench
 PSQL=${PG_BIN:+$PG_BIN/}psql
 mkdir -p "$WORK"
@@ -67,20 +72,40 @@ if [ "${REUSE:-0}" != 1 ]; then
 		EOF
 	done
 fi
+dims=$("$PSQL" -X -At "$1" -c "SELECT vector_dims(v) FROM items LIMIT 1")
+case $TYPE in
+vector)
+	index="items USING ivfflat (v vector_l2_ops)"
+	knn="SELECT id FROM items ORDER BY v <-> qs.q LIMIT 10" ;;
+halfvec)
+	index="items_half USING ivfflat (v halfvec_l2_ops)"
+	knn="SELECT id FROM items_half ORDER BY v <-> qs.q::halfvec LIMIT 10"
+	for db in "$@"; do
+		"$PSQL" -X -q -v ON_ERROR_STOP=1 "$db" -c "SET client_min_messages = warning" \
+			-c "CREATE TABLE IF NOT EXISTS items_half AS SELECT id, v::halfvec($dims) AS v FROM items" \
+			-c "VACUUM ANALYZE items_half"
+	done ;;
+bit)
+	index="items USING ivfflat ((binary_quantize(v)::bit($dims)) bit_hamming_ops)"
+	knn="SELECT id FROM (SELECT id, v FROM items ORDER BY binary_quantize(v)::bit($dims) <~> binary_quantize(qs.q) LIMIT $RERANK) c ORDER BY v <-> qs.q LIMIT 10" ;;
+*)
+	echo "TYPE must be vector, halfvec or bit" >&2
+	exit 1 ;;
+esac
 for db in "$@"; do
-	"$PSQL" -X -q -v ON_ERROR_STOP=1 "$db" <<-'EOF'
-		CREATE OR REPLACE FUNCTION ivf_bench(p int, nq int) RETURNS text LANGUAGE plpgsql AS $$
+	"$PSQL" -X -q -v ON_ERROR_STOP=1 "$db" <<-EOF
+		CREATE OR REPLACE FUNCTION ivf_bench(p int, nq int) RETURNS text LANGUAGE plpgsql AS \$\$
 		DECLARE t0 timestamptz; r float8; el float8;
 		BEGIN
 			PERFORM set_config('ivfflat.probes', p::text, true);
 			t0 := clock_timestamp();
 			SELECT count(t.id)::float8 / (10 * nq) INTO r FROM (SELECT qs.qid, x.id FROM
 				(SELECT qid, q FROM queries WHERE qid < nq) qs,
-				LATERAL (SELECT id FROM items ORDER BY v <-> qs.q LIMIT 10) x) y
+				LATERAL ($knn) x) y
 				LEFT JOIN truth t ON t.qid = y.qid AND t.id = y.id;
 			el := extract(epoch FROM clock_timestamp() - t0);
 			RETURN format('probes %s: recall %s, %s q/s', p, round(r::numeric, 3), round((nq / el)::numeric));
-		END $$;
+		END \$\$;
 	EOF
 done
 name() { "$PSQL" -X -At "$1" -c "SELECT string_agg(extname || ' ' || extversion, ',') FROM pg_extension WHERE extname IN ('prism', 'vector')"; }
@@ -88,12 +113,13 @@ for round in $(seq 1 "$ROUNDS"); do
 	for db in "$@"; do
 		ms=$("$PSQL" -X -At -q "$db" -c "SET client_min_messages = warning" -c "DROP INDEX IF EXISTS items_ivf" -c "CHECKPOINT" \
 			-c "SET maintenance_work_mem = '$MWM'" -c "\\timing on" \
-			-c "CREATE INDEX items_ivf ON items USING ivfflat (v vector_l2_ops) WITH (lists = $LISTS)" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
-		echo "round $round $(name "$db"): build $ms ms (lists $LISTS, maintenance_work_mem $MWM)"
+			-c "CREATE INDEX items_ivf ON $index WITH (lists = $LISTS)" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+		mib=$("$PSQL" -X -At "$db" -c "SELECT round(pg_relation_size('items_ivf') / 1048576.0, 1)")
+		echo "round $round $(name "$db"): $TYPE build $ms ms, $mib MiB (lists $LISTS, maintenance_work_mem $MWM)"
 	done
 	for p in $PROBES; do
 		for db in "$@"; do
-			echo "round $round $(name "$db"): $("$PSQL" -X -At -q "$db" -c "SET enable_seqscan = off" -c "SET jit = off" \
+			echo "round $round $(name "$db"): $TYPE $("$PSQL" -X -At -q "$db" -c "SET enable_seqscan = off" -c "SET jit = off" \
 				-c "SELECT ivf_bench($p, $QUERIES)" 2>&1 | tail -1)"
 		done
 	done

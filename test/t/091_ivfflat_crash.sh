@@ -6,7 +6,9 @@
 # exactly the committed rows (no corrupted page, no missing row, nothing extra),
 # prism.ivfflat_check finds no problem, and rows
 # inserted after recovery are found. At the end, recall@10 at ivfflat.probes 3 of the crashed
-# index is within 0.1 of a fresh build on the same rows.
+# index is within 0.1 of a fresh build on the same rows. Two expression indexes on the same rows,
+# (v::halfvec) halfvec_l2_ops and (binary_quantize(v - 0.5)::bit) bit_hamming_ops, go through the
+# same crashes and checks (every list read returns the table, ivfflat_check finds nothing).
 # Kill points: 4 (LONG=1: 10, or CRASH_ROUNDS=n). Uses test/lib.sh (PG_BIN); makes its own cluster.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -18,6 +20,8 @@ CLIENTS=4
 DIMS=32
 LISTS=30
 DB=postgres
+HALF="'[$(printf '0.5%.0s,' $(seq 2 $DIMS))0.5]'::vector"
+BITS="binary_quantize(v - $HALF)::bit($DIMS)"
 
 work_cluster ivfcrash ivfflat_crash
 echo "# cluster in $D on port $P, $ROUNDS kill points"
@@ -29,6 +33,8 @@ q "$D" "$P" $DB >/dev/null <<-EOF || { echo "FAIL ivfflat_crash: setup"; exit 1;
 	INSERT INTO items (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, $DIMS) WHERE g > 0)::vector($DIMS)
 		FROM generate_series(1, 3000) g;
 	CREATE INDEX items_v_idx ON items USING ivfflat (v vector_l2_ops) WITH (lists = $LISTS);
+	CREATE INDEX items_h_idx ON items USING ivfflat ((v::halfvec($DIMS)) halfvec_l2_ops) WITH (lists = $LISTS);
+	CREATE INDEX items_b_idx ON items USING ivfflat (($BITS) bit_hamming_ops) WITH (lists = $LISTS);
 EOF
 
 cat >"$W/insert.sql" <<-EOF
@@ -39,13 +45,13 @@ cat >"$W/delete.sql" <<-EOF
 	DELETE FROM items WHERE id = (SELECT id FROM items WHERE id >= (random() * (SELECT max(id) FROM items))::bigint ORDER BY id LIMIT 1);
 EOF
 
-# index_vs_table LABEL: reading every list returns exactly the table's rows
+# index_vs_table LABEL [ORDER BY expression]: reading every list returns exactly the table's rows
 index_vs_table() {
-	local out
+	local out order=${2:-"v <-> $HALF"}
 	out=$(q "$D" "$P" $DB 2>&1 <<-EOF
 		SET enable_seqscan = off;
 		SET ivfflat.probes = $LISTS;
-		WITH idx AS (SELECT id FROM items ORDER BY v <-> (SELECT array_fill(0.5, ARRAY[$DIMS])::vector) LIMIT 10000000)
+		WITH idx AS (SELECT id FROM items ORDER BY $order LIMIT 10000000)
 		SELECT (SELECT count(*) FROM items) || ' rows, missing ' ||
 			(SELECT count(*) FROM (SELECT id FROM items EXCEPT SELECT id FROM idx) m) || ', extra ' ||
 			(SELECT count(*) FROM (SELECT id FROM idx EXCEPT SELECT id FROM items) e);
@@ -78,8 +84,20 @@ for round in $(seq 1 "$ROUNDS"); do
 		not_ok "round $round: queries do not use the ivfflat index" "$plan"
 	fi
 	index_vs_table "round $round after $how"
-	res=$(q "$D" "$P" $DB -c "SELECT count(*) || ' ' || coalesce(string_agg(problem || ' at ' || block || ': ' || detail, '; '), '') FROM prism.ivfflat_check('items_v_idx')" 2>&1)
-	check "round $round: prism.ivfflat_check finds no problem" "0 " "$res"
+	plan=$(q "$D" "$P" $DB -c "SET enable_seqscan = off" \
+		-c "EXPLAIN (costs off) SELECT id FROM items ORDER BY v::halfvec($DIMS) <-> $HALF::halfvec($DIMS) LIMIT 10" \
+		-c "EXPLAIN (costs off) SELECT id FROM items ORDER BY $BITS <~> repeat('1', $DIMS)::bit($DIMS) LIMIT 10")
+	if grep -q 'Index Scan using items_h_idx' <<<"$plan" && grep -q 'Index Scan using items_b_idx' <<<"$plan"; then
+		ok "round $round: the halfvec and bit expression indexes serve their queries"
+	else
+		not_ok "round $round: expression indexes not used" "$plan"
+	fi
+	index_vs_table "round $round after $how, halfvec index" "v::halfvec($DIMS) <-> $HALF::halfvec($DIMS)"
+	index_vs_table "round $round after $how, bit index" "$BITS <~> repeat('1', $DIMS)::bit($DIMS)"
+	for idx in items_v_idx items_h_idx items_b_idx; do
+		res=$(q "$D" "$P" $DB -c "SELECT count(*) || ' ' || coalesce(string_agg(problem || ' at ' || block || ': ' || detail, '; '), '') FROM prism.ivfflat_check('$idx')" 2>&1)
+		check "round $round: prism.ivfflat_check finds no problem in $idx" "0 " "$res"
+	done
 	# a row inserted now is its own nearest neighbour when every list is read
 	res=$(q "$D" "$P" $DB 2>&1 <<-EOF
 		INSERT INTO items (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, $DIMS) WHERE g > 0)::vector($DIMS) FROM generate_series(1, 1) g;

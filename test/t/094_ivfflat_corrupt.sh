@@ -4,6 +4,7 @@
 # block 2 the first page of a list); with the server stopped, bytes of the index files are
 # overwritten:
 #   meta    the metapage's magic number
+#   metric  the metapage says Hamming (bit_hamming_ops) for float4 elements
 #   center  the first center's line pointer claims a shorter item
 #   next    the list page's next link points past the end of the index
 #   cycle   the list page's next link points to itself
@@ -19,7 +20,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/hnsw_lib.bash"
 
 DB=postgres
-CASES="meta center next cycle kind tuple"
+CASES="meta metric center next cycle kind tuple"
 W=$(mktemp -d "${TMPDIR:-/tmp}/prism-ivfcorrupt.XXXXXX")
 cleanup() {
 	cluster_destroy_all
@@ -69,6 +70,7 @@ cluster_stop "$D" >/dev/null 2>&1
 B=8192
 LIST=$((2 * B))	# block 2: a list page
 bin put32 "${FILE[meta]}" $((24)) 12345	# MetaPageData.magic (page contents start after the header)
+bin put16 "${FILE[metric]}" $((24 + 12)) $((4 + 256 * 1))	# MetaPageData.metric 4 (Hamming), element_type 1 (float4)
 bin shorten_lp "${FILE[center]}" $((B + 24))
 bin put32 "${FILE[next]}" $((LIST + B - 4)) 4000000
 bin put32 "${FILE[cycle]}" $((LIST + B - 4)) 2
@@ -93,7 +95,7 @@ for c in $CASES; do
 	expect_corrupt "$c: scan" "SELECT id FROM t_$c ORDER BY v <-> '[1,1,1,1,1,1,1,1]' LIMIT 1000"
 	q "$D" "$P" $DB -c "DELETE FROM t_$c WHERE id = 1" >/dev/null
 	expect_corrupt "$c: vacuum" "VACUUM t_$c"
-	case $c in meta | center) expect_corrupt "$c: insert" "INSERT INTO t_$c VALUES (0, '[1,1,1,1,1,1,1,1]')" ;; esac
+	case $c in meta | metric | center) expect_corrupt "$c: insert" "INSERT INTO t_$c VALUES (0, '[1,1,1,1,1,1,1,1]')" ;; esac
 	res=$(q "$D" "$P" $DB -c "SELECT problem || ' at block ' || coalesce(block::text, '-') || ': ' || detail FROM prism.ivfflat_check('i_$c') LIMIT 1" 2>&1)
 	if [ -n "$res" ] && ! grep -q ERROR <<<"$res"; then
 		ok "$c: prism.ivfflat_check reports it ($res)"

@@ -269,10 +269,10 @@ TEST(IvfKmeans, StopsOnRequest)
 TEST(IvfFormat, LimitsFitAPage)
 {
 	const size_t item_space = 8192 - 24 - 8, line_pointer = 4;	// BLCKSZ - page header - special
-	EXPECT_GE(items_per_page(center_item_size(kMaxDims), item_space, line_pointer), 1u);
+	EXPECT_GE(items_per_page(center_item_size(ElementType::Float32, kMaxDims), item_space, line_pointer), 1u);
 	EXPECT_GE(items_per_page(list_tuple_size(ElementType::Float32, kMaxDims), item_space, line_pointer), 1u);
 	EXPECT_EQ(items_per_page(list_tuple_size(ElementType::Float32, 3), item_space, line_pointer), 8160u / 28u);
-	uint32_t per = items_per_page(center_item_size(128), item_space, line_pointer);
+	uint32_t per = items_per_page(center_item_size(ElementType::Float32, 128), item_space, line_pointer);
 	EXPECT_EQ(center_block(0, per), 1u);
 	EXPECT_EQ(center_offset(0, per), 1);
 	EXPECT_EQ(center_block(per, per), 2u);
