@@ -210,10 +210,15 @@ static void continue_search(ScanOpaque *so)
 		std::pop_heap(so->frontier.items, so->frontier.items + so->frontier.size, CloserFirst());
 		so->frontier.size--;
 		int n = so->store.links(c.id, 0, so->link_buf);
-		for (int i = 0; i < n; i++) {
+		// As search_layer: drop visited ids, prefetch the rest, then compute their distances.
+		int fresh = 0;
+		for (int i = 0; i < n; i++)
+			if (visited_insert(*so->visited, so->link_buf[i]))
+				so->link_buf[fresh++] = so->link_buf[i];
+		for (int i = 0; i < fresh; i++)
+			so->store.prefetch(so->link_buf[i]);
+		for (int i = 0; i < fresh; i++) {
 			uint32 id = so->link_buf[i];
-			if (!visited_insert(*so->visited, id))
-				continue;
 			uint8_t flags;
 			Candidate nc{so->store.distance(id, so->query, &flags), id};
 			so->stats.distances++;
