@@ -21,6 +21,7 @@ extern "C" {
 #include "access/relscan.h"
 #include "access/xact.h"
 #include "pgstat.h"
+#include "utils/guc.h"
 #include "utils/memutils.h"
 }
 
@@ -54,6 +55,10 @@ struct ScanOpaque {
 	double pending_value;  // the ORDER BY operator's value for the rows in `pending`
 	bool bound_passed;	   // a returned row failed the query's distance bound: no later row passes
 	ScanStats stats;
+	int ef;
+	bool widening;	   // the beam is being widened (rows past the first beam)
+	Widening widen;	   // its state: see widen_search
+	uint64 popped;	   // elements taken from `discovered` (handed out or dropped)
 };
 
 // One visited set per backend, reused by every scan (the usual case: one hnsw scan at a time,
@@ -143,6 +148,7 @@ static void start_search(IndexScanDesc scan)
 	so->link_buf = (uint32 *) palloc(sizeof(uint32) * (2 * sh.m + 1));
 	so->visited = acquire_visited((size_t) so->store.nblocks * sh.per_page, &so->visited_shared);
 	int ef = Max(guc_ef_search, 1);
+	so->ef = ef;
 	so->candidates_left = ef;
 	init_candidates(&so->frontier, ef * 4);
 	init_candidates(&so->result, ef + 1);
@@ -170,6 +176,7 @@ static void start_search(IndexScanDesc scan)
 
 static Candidate pop_discovered(ScanOpaque *so)
 {
+	so->popped++;
 	Candidate c = so->discovered.items[0];
 	std::pop_heap(so->discovered.items, so->discovered.items + so->discovered.size, CloserFirst());
 	so->discovered.size--;
@@ -230,6 +237,46 @@ static void continue_search(ScanOpaque *so)
 	}
 }
 
+// Width of the beam the search must have reached before the next element is handed out.
+static size_t widen_width(const ScanOpaque *so)
+{
+	const char *a = GetConfigOption("filterexp.a", true, false);
+	const char *b = GetConfigOption("filterexp.b", true, false);
+	double fa = a ? atof(a) : 1.0, fb = b ? atof(b) : 1.0;
+	double w = fa * (double) (so->popped + 1) + fb * so->ef;
+	return (size_t) Max(w, (double) so->ef);
+}
+
+// Rows past the first beam: widens the beam (widen_search) to the width the next row needs, so
+// the next element taken from `discovered` is what a fresh search that wide would return there.
+static void widen_for_next(ScanOpaque *so)
+{
+	if (!so->widening) {
+		// The beam's result is the first `top`; what the beam discovered beyond it (all that is
+		// left in `discovered` once the beam's rows are out) is the first `rest`.
+		so->widening = true;
+		so->widen.top = so->result;
+		init_candidates(&so->widen.rest, Max(so->discovered.size * 2, 16));
+		memcpy(so->widen.rest.items, so->discovered.items, so->discovered.size * sizeof(Candidate));
+		so->widen.rest.size = so->discovered.size;
+	}
+	size_t width = widen_width(so);
+	for (;;) {
+		CHECK_FOR_INTERRUPTS();
+		WidenStatus st = widen_search(so->store, so->query, width, 0, *so->visited, so->frontier, so->widen,
+									  &so->discovered, so->link_buf, &so->stats.distances, &so->discovered_count,
+									  so->max_discovered, 64);
+		if (st == WidenStatus::Paused)
+			continue;
+		if (st == WidenStatus::Budget) {
+			so->stats.bound_reached = true;
+			so->frontier.size = 0;
+		} else if (st == WidenStatus::OutOfMemory)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		return;
+	}
+}
+
 // Under iterative_scan = off a scan hands out its first ef_search candidates, as pgvector's does.
 // pgvector keeps up to 10 heap TIDs of exact duplicates in one element and further copies in
 // further elements, so each 10 rows of a set of duplicates is one candidate there: 20 identical
@@ -257,7 +304,11 @@ static bool next_element(ScanOpaque *so, Candidate *out)
 		} else {
 			if (so->mode == kIterativeOff)
 				return false;
-			continue_search(so);
+			const char *m = GetConfigOption("filterexp.mode", true, false);
+			if (m && atoi(m) == 0)
+				continue_search(so);
+			else
+				widen_for_next(so);
 		}
 		if (so->discovered.size == 0)
 			return false;
