@@ -266,12 +266,25 @@ WidenStatus widen_search(Store &s, const float *q, size_t width, int level, Visi
 	return WidenStatus::Done;
 }
 
+// How many rows a beam of ef_search elements is taken to serve: the k of recall@k that
+// ef_search is tuned for (LIMIT 10), so rows up to this many come from the first beam alone.
+constexpr uint64_t kRowsPerBeam = 10;
+// Past that, the first rows beyond it get twice the beam per row that a top-10 query has
+// (every row handed out past them widens the beam); deeper rows need less, so past
+// kSteepRows further rows widen it at the plain rate.
+constexpr uint64_t kSteepRows = 100;
+
 // The width a scan's beam must have been widened to before it hands out its next element, once
-// `handed_out` elements are out: the next element is then the nearest not yet handed out among
-// what a fresh search that wide finds, with ef_search elements of slack behind it.
+// `handed_out` elements are out (see kRowsPerBeam and kSteepRows): the next element is the
+// nearest not yet handed out of what a fresh search that wide would find.
 inline size_t continued_width(uint64_t handed_out, int ef)
 {
-	return (size_t) handed_out + 1 + (size_t) (ef > 0 ? ef : 1);
+	size_t e = (size_t) (ef > 0 ? ef : 1);
+	uint64_t next = handed_out + 1;
+	if (next <= kRowsPerBeam)
+		return e;
+	uint64_t rows = next + (next < kSteepRows ? next : kSteepRows);
+	return (size_t) std::max<uint64_t>(e, (uint64_t) e * rows / kRowsPerBeam);
 }
 
 // A pruned level-0 list keeps its link to an element that has fewer than this many other
