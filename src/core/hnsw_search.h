@@ -267,24 +267,30 @@ WidenStatus widen_search(Store &s, const float *q, size_t width, int level, Visi
 }
 
 // How many rows a beam of ef_search elements is taken to serve: the k of recall@k that
-// ef_search is tuned for (LIMIT 10), so rows up to this many come from the first beam alone.
+// ef_search is tuned for (LIMIT 10), so rows up to this many come from the first beam alone
+// (or, past a beam narrower than that, from one twice as wide as the rows handed out).
 constexpr uint64_t kRowsPerBeam = 10;
-// Past that, the first rows beyond it get twice the beam per row that a top-10 query has
-// (every row handed out past them widens the beam); deeper rows need less, so past
-// kSteepRows further rows widen it at the plain rate.
+// Past that, each row handed out widens the beam by ef_search / kRowsPerBeam twice over (twice a
+// top-10 query's beam per row) up to the kSteepRows-th row, then once: deeper rows lie in a
+// denser neighbourhood and need less.
 constexpr uint64_t kSteepRows = 100;
+// The widening rate never uses an ef_search below this: a tiny ef_search is a speed setting for
+// top-k queries, and rows past it at that rate would come from a beam narrower than the rows.
+constexpr uint64_t kMinWideningEf = 20;
 
 // The width a scan's beam must have been widened to before it hands out its next element, once
-// `handed_out` elements are out (see kRowsPerBeam and kSteepRows): the next element is the
-// nearest not yet handed out of what a fresh search that wide would find.
+// `handed_out` elements are out (see the constants above): the next element is the nearest not
+// yet handed out of what a fresh search that wide would find. Never below ef_search.
 inline size_t continued_width(uint64_t handed_out, int ef)
 {
-	size_t e = (size_t) (ef > 0 ? ef : 1);
+	uint64_t e = (uint64_t) (ef > 0 ? ef : 1);
 	uint64_t next = handed_out + 1;
+	uint64_t w;
 	if (next <= kRowsPerBeam)
-		return e;
-	uint64_t rows = next + (next < kSteepRows ? next : kSteepRows);
-	return (size_t) std::max<uint64_t>(e, (uint64_t) e * rows / kRowsPerBeam);
+		w = 2 * next;
+	else
+		w = std::max(e, kMinWideningEf) * (next + std::min(next, kSteepRows)) / kRowsPerBeam;
+	return (size_t) std::max(e, w);
 }
 
 // A pruned level-0 list keeps its link to an element that has fewer than this many other

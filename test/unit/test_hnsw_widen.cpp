@@ -224,11 +224,10 @@ TEST(HnswWiden, PauseResumeAndBudget)
 	EXPECT_LE(wc.w.top.items[0].dist, wc.w.rest.items[0].dist);
 }
 
-// The scan's filtered path, strict order: the ef beam's elements first, then before each further
-// element the beam is widened to continued_width(handed out, ef); an element nearer than one
-// already handed out is dropped. Returns the first k ids that `keep` accepts.
-double g_a = -1, g_b = 1;
-uint64_t g_dist = 0;
+// The scan's filtered path, strict order: the ef beam's elements first, then (once
+// continued_width exceeds ef, or the beam's elements are out) before each further element the
+// beam is widened to continued_width(handed out, ef); an element nearer than one already handed
+// out is dropped. Returns the first k ids that `keep` accepts.
 template <class Keep>
 std::vector<uint32_t> filtered_scan(WidenFixture &f, const float *q, int ef, size_t k, Keep keep)
 {
@@ -241,16 +240,15 @@ std::vector<uint32_t> filtered_scan(WidenFixture &f, const float *q, int ef, siz
 	float last = -INFINITY;
 	std::vector<uint32_t> out;
 	while (out.size() < k) {
-		if (beam_left > 0) {
+		if (beam_left > 0 && continued_width(handed_out, ef) <= (size_t) ef) {
 			beam_left--;
 		} else {
 			if (!widening) {
-				ws.start(sc.result, sc.discovered);  // discovered is now exactly rest
-				EXPECT_EQ(ws.w.rest.size, sc.discovered.size);
+				ws.start(sc.result, sc.discovered);
 				widening = true;
+				beam_left = 0;
 			}
-			size_t width = g_a < 0 ? continued_width(handed_out, ef) : (size_t)(g_a * (handed_out + 1) + g_b * ef);
-			WidenStatus st = widen(f, sc, ws, q, width, &count);
+			WidenStatus st = widen(f, sc, ws, q, continued_width(handed_out, ef), &count);
 			EXPECT_EQ(st, WidenStatus::Done);
 		}
 		if (sc.discovered.size == 0)
@@ -265,8 +263,29 @@ std::vector<uint32_t> filtered_scan(WidenFixture &f, const float *q, int ef, siz
 		if (keep(c.id))
 			out.push_back(c.id);
 	}
-	g_dist += count;
 	return out;
+}
+
+// The widening schedule: never below ef, non-decreasing, at least twice the rows handed out; a
+// LIMIT 10 query at ef >= 20 is served by the first beam alone.
+TEST(HnswWiden, ContinuedWidth)
+{
+	for (int ef : {1, 4, 10, 20, 40, 160, 1000}) {
+		size_t last = 0;
+		for (uint64_t n = 0; n < 5000; n++) {
+			size_t w = continued_width(n, ef);
+			EXPECT_GE(w, (size_t) ef);
+			EXPECT_GE(w, last) << "ef " << ef << " n " << n;
+			EXPECT_GE(w, 2 * (n + 1)) << "ef " << ef << " n " << n;
+			last = w;
+		}
+		if (ef >= 20) {
+			for (uint64_t n = 0; n < kRowsPerBeam; n++)
+				EXPECT_EQ(continued_width(n, ef), (size_t) ef);
+		}
+	}
+	EXPECT_EQ(continued_width(10, 40), 40u * 22 / 10);	// row 11: twice a top-10 query's rate
+	EXPECT_EQ(continued_width(999, 40), 40u * 1100 / 10);  // past row 100: the plain rate
 }
 
 // Filtered recall (a 10% and a 2% filter) at each ef is at least the unfiltered recall there.
@@ -297,38 +316,6 @@ TEST(HnswWiden, FilteredRecallAtLeastUnfiltered)
 		}
 		RecordProperty("ef" + std::to_string(ef) + "_unfiltered", std::to_string(unfiltered));
 	}
-}
-
-TEST(HnswWiden, Experiment)
-{
-	WidenFixture &f = fixture();
-	const int efs[] = {10, 20, 40};
-	const uint32_t mods[] = {2, 10, 50};
-	for (int ef : efs) {
-		double unfiltered = 0;
-		SearchScratch sc(f.store.size(), f.m, 16);
-		uint64_t ud = 0;
-		for (size_t qi = 0; qi < f.n_queries; qi++) {
-			prism_test::knn_search(f.store, sc, f.query(qi), ef, nullptr, &ud);
-			unfiltered += overlap(sorted_ids(sc.result, 10), f.truth(f.query(qi), 10, [](uint32_t) { return true; }));
-		}
-		printf("ef %d unfiltered %.3f dist %.0f\n", ef, unfiltered / f.n_queries, double(ud) / f.n_queries);
-		for (uint32_t mod : mods) {
-			for (double a : {1.0, 1.5, 2.0, 3.0, 4.0})
-			for (double b : {0.0, 1.0}) {
-				g_a = a; g_b = b;
-				auto keep = [mod](uint32_t id) { return id % mod == 1; };
-				double filtered = 0;
-				g_dist = 0;
-				for (size_t qi = 0; qi < f.n_queries; qi++) {
-					std::vector<uint32_t> got = filtered_scan(f, f.query(qi), ef, 10, keep);
-					filtered += overlap(got, f.truth(f.query(qi), 10, keep));
-				}
-				printf("  mod %u a %.1f b %.0f filtered %.3f  nodes %.0f\n", mod, a, b, filtered / f.n_queries, double(g_dist) / f.n_queries);
-			}
-		}
-	}
-	g_a = -1;
 }
 
 }  // namespace
