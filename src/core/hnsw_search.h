@@ -273,7 +273,7 @@ constexpr uint64_t kRowsPerBeam = 10;
 // Past that, each row handed out widens the beam by ef_search / kRowsPerBeam twice over (twice a
 // top-10 query's beam per row) up to the kSteepRows-th row, then once: deeper rows lie in a
 // denser neighbourhood and need less.
-constexpr uint64_t kSteepRows = 100;
+constexpr uint64_t kSteepRows = 30;
 // The widening rate never uses an ef_search below this: a tiny ef_search is a speed setting for
 // top-k queries, and rows past it at that rate would come from a beam narrower than the rows.
 constexpr uint64_t kMinWideningEf = 20;
