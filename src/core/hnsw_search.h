@@ -167,6 +167,132 @@ void search_layer(Store &s, const float *q, const Candidate *eps, int n_eps, int
 	}
 }
 
+// A beam search that can be widened after it stopped, so a scan asked for more rows than its
+// first beam held goes on as a fresh search with a wider beam would have gone (a beam of width
+// W stops when every unexpanded candidate is farther than the W-th nearest element found; a
+// beam stopped at width w < W satisfies that fixpoint only for w, and widening resumes it).
+//   top       max-heap: the `width` nearest elements discovered so far
+//   rest      min-heap: every other discovered element (what `top` takes back when widened)
+//   frontier  min-heap: every discovered element not yet expanded (search_layer with a
+//             `discovered` heap leaves the elements outside its beam there too)
+//   discovered (optional) min-heap: each newly discovered element is pushed there as well
+// Start from search_layer's state: top = its result, rest = the discovered elements not in it.
+struct Widening {
+	CandidateArray top;
+	CandidateArray rest;
+};
+
+enum class WidenStatus {
+	Done,	  // fixpoint reached for this width (or the graph is exhausted)
+	Paused,	  // max_expansions expansions done: call again (the caller checks for interrupts)
+	Budget,	  // *discovered_count reached max_discovered: the search cannot go on
+	OutOfMemory,
+};
+
+// Sets the width, then expands the nearest unexpanded candidate while it is not farther than
+// the width-th nearest element discovered. Counts distances into *distance_count and newly
+// discovered elements into *discovered_count (stopping at max_discovered).
+template <class Store>
+WidenStatus widen_search(Store &s, const float *q, size_t width, int level, VisitedSet &visited, CandidateArray &frontier,
+						 Widening &w, CandidateArray *discovered, uint32_t *link_buf, uint64_t *distance_count,
+						 uint64_t *discovered_count, uint64_t max_discovered, size_t max_expansions)
+{
+	if (width == 0)
+		width = 1;
+	while (w.top.size < width && w.rest.size > 0) {
+		Candidate c = w.rest.items[0];
+		std::pop_heap(w.rest.items, w.rest.items + w.rest.size, CloserFirst());
+		w.rest.size--;
+		if (!push_candidate(s, w.top, c))
+			return WidenStatus::OutOfMemory;
+		std::push_heap(w.top.items, w.top.items + w.top.size, FartherFirst());
+	}
+	while (w.top.size > width) {  // narrowed: give the farthest back
+		std::pop_heap(w.top.items, w.top.items + w.top.size, FartherFirst());
+		w.top.size--;
+		if (!push_candidate(s, w.rest, w.top.items[w.top.size]))
+			return WidenStatus::OutOfMemory;
+		std::push_heap(w.rest.items, w.rest.items + w.rest.size, CloserFirst());
+	}
+	size_t expansions = 0;
+	while (frontier.size > 0) {
+		Candidate c = frontier.items[0];
+		if (w.top.size >= width && c.dist > w.top.items[0].dist)
+			return WidenStatus::Done;
+		if (expansions == max_expansions)
+			return WidenStatus::Paused;
+		if (*discovered_count >= max_discovered)
+			return WidenStatus::Budget;
+		expansions++;
+		std::pop_heap(frontier.items, frontier.items + frontier.size, CloserFirst());
+		frontier.size--;
+		int n = s.links(c.id, level, link_buf);
+		int fresh = 0;
+		for (int i = 0; i < n; i++)
+			if (visited_insert(visited, link_buf[i]))
+				link_buf[fresh++] = link_buf[i];
+		for (int i = 0; i < fresh; i++)
+			s.prefetch(link_buf[i]);
+		for (int i = 0; i < fresh; i++) {
+			uint32_t id = link_buf[i];
+			uint8_t flags;
+			Candidate nc{s.distance(id, q, &flags), id};
+			if (distance_count)
+				(*distance_count)++;
+			(*discovered_count)++;
+			if (!push_candidate(s, frontier, nc))
+				return WidenStatus::OutOfMemory;
+			std::push_heap(frontier.items, frontier.items + frontier.size, CloserFirst());
+			if (discovered) {
+				if (!push_candidate(s, *discovered, nc))
+					return WidenStatus::OutOfMemory;
+				std::push_heap(discovered->items, discovered->items + discovered->size, CloserFirst());
+			}
+			Candidate out = nc;	 // what leaves `top` for `rest`
+			if (w.top.size < width || nc.dist < w.top.items[0].dist) {
+				if (!push_candidate(s, w.top, nc))
+					return WidenStatus::OutOfMemory;
+				std::push_heap(w.top.items, w.top.items + w.top.size, FartherFirst());
+				if (w.top.size <= width)
+					continue;
+				std::pop_heap(w.top.items, w.top.items + w.top.size, FartherFirst());
+				out = w.top.items[--w.top.size];
+			}
+			if (!push_candidate(s, w.rest, out))
+				return WidenStatus::OutOfMemory;
+			std::push_heap(w.rest.items, w.rest.items + w.rest.size, CloserFirst());
+		}
+	}
+	return WidenStatus::Done;
+}
+
+// How many rows a beam of ef_search elements is taken to serve: the k of recall@k that
+// ef_search is tuned for (LIMIT 10), so rows up to this many come from the first beam alone
+// (or, past a beam narrower than that, from one twice as wide as the rows handed out).
+constexpr uint64_t kRowsPerBeam = 10;
+// Past that, each row handed out widens the beam by ef_search / kRowsPerBeam twice over (twice a
+// top-10 query's beam per row) up to the kSteepRows-th row, then once: deeper rows lie in a
+// denser neighbourhood and need less.
+constexpr uint64_t kSteepRows = 30;
+// The widening rate never uses an ef_search below this: a tiny ef_search is a speed setting for
+// top-k queries, and rows past it at that rate would come from a beam narrower than the rows.
+constexpr uint64_t kMinWideningEf = 20;
+
+// The width a scan's beam must have been widened to before it hands out its next element, once
+// `handed_out` elements are out (see the constants above): the next element is the nearest not
+// yet handed out of what a fresh search that wide would find. Never below ef_search.
+inline size_t continued_width(uint64_t handed_out, int ef)
+{
+	uint64_t e = (uint64_t) (ef > 0 ? ef : 1);
+	uint64_t next = handed_out + 1;
+	uint64_t w;
+	if (next <= kRowsPerBeam)
+		w = 2 * next;
+	else
+		w = std::max(e, kMinWideningEf) * (next + std::min(next, kSteepRows)) / kRowsPerBeam;
+	return (size_t) std::max(e, w);
+}
+
 // A pruned level-0 list keeps its link to an element that has fewer than this many other
 // in-links (by the element's count, a lower bound). One keeps every element reachable; three
 // also keep the weakly linked ones within reach of a narrow beam (an element whose only path in

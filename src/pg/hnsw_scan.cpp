@@ -1,12 +1,13 @@
 // amgettuple for hnsw: greedy descent, level-0 beam search with hnsw.ef_search, then (when the
-// executor keeps asking, e.g. a WHERE clause dropped rows) the search continues best-first
-// from where the beam stopped, until the graph is exhausted or hnsw.max_scan_tuples elements
-// have been discovered.
+// executor keeps asking, e.g. a WHERE clause dropped rows) the beam is widened, row by row, until
+// the graph is exhausted or hnsw.max_scan_tuples elements have been discovered.
 //
-// Order: the first ef_search results come out in distance order. Past them, an element is
-// handed out only once no unexpanded candidate is closer, so rows stay in order; an element
-// discovered later that is closer than one already returned is dropped under strict_order
-// (prism's default: LIMIT k answers are in true order) and returned late under relaxed_order.
+// Order: the first ef_search results come out in distance order. Past the first kRowsPerBeam
+// rows, each row is handed out only once the beam has been widened to continued_width() of the
+// rows handed out so far (widen_search in src/core/hnsw_search.h), so the rows past the first
+// beam are what a fresh search with that wider beam returns, in distance order. An element the
+// wider beam finds closer than one already returned is dropped under strict_order (prism's
+// default: LIMIT k answers are in true order) and returned late under relaxed_order.
 // With hnsw.iterative_scan = off the scan ends after the beam's ef_search candidates, like
 // pgvector's (see kRowsPerCandidate for exact duplicates).
 // Under strict_order a qual bounding the ORDER BY distance ends the scan at the first returned
@@ -43,7 +44,6 @@ struct ScanOpaque {
 	CandidateArray frontier, result, discovered;
 	size_t beam_left;
 	float last_dist;
-	float nearest_dist;	 // the beam's nearest distance: the scale of the delivery margin
 	uint64 discovered_count;
 	ItemPointerData *pending;
 	int n_pending, pos_pending;
@@ -54,6 +54,10 @@ struct ScanOpaque {
 	double pending_value;  // the ORDER BY operator's value for the rows in `pending`
 	bool bound_passed;	   // a returned row failed the query's distance bound: no later row passes
 	ScanStats stats;
+	int ef;
+	bool widening;	   // the beam is being widened (rows past the first beam)
+	Widening widen;	   // its state: see widen_search
+	uint64 popped;	   // elements taken from `discovered` (handed out or dropped)
 };
 
 // One visited set per backend, reused by every scan (the usual case: one hnsw scan at a time,
@@ -139,6 +143,7 @@ static void start_search(IndexScanDesc scan)
 	so->link_buf = (uint32 *) palloc(sizeof(uint32) * (2 * sh.m + 1));
 	so->visited = acquire_visited((size_t) so->store.nblocks * sh.per_page, &so->visited_shared);
 	int ef = Max(guc_ef_search, 1);
+	so->ef = ef;
 	so->candidates_left = ef;
 	init_candidates(&so->frontier, ef * 4);
 	init_candidates(&so->result, ef + 1);
@@ -160,74 +165,52 @@ static void start_search(IndexScanDesc scan)
 	search_layer(so->store, so->query, &ep, 1, ef, 0, *so->visited, so->frontier, so->result, &so->discovered,
 				 so->link_buf, &so->stats.distances);
 	so->discovered_count = so->discovered.size;
-	so->nearest_dist = so->discovered.items[0].dist;
 	so->beam_left = so->result.size;
 }
 
 static Candidate pop_discovered(ScanOpaque *so)
 {
+	so->popped++;
 	Candidate c = so->discovered.items[0];
 	std::pop_heap(so->discovered.items, so->discovered.items + so->discovered.size, CloserFirst());
 	so->discovered.size--;
 	return c;
 }
 
-// Margin by which the frontier must lie beyond an element before it is handed out. A graph
-// neighbour of a frontier element can be closer than that element, so handing out the nearest
-// undelivered element as soon as the frontier reaches it would later find closer elements,
-// which strict_order must drop: measured on 20k x 32-d, 0.1% filters lost recall 0.94 -> 0.99
-// with a 10% margin. A share of |distance| alone would vanish where inner products cross zero;
-// the distance from the nearest element gives the scale there (for l2 and cosine the nearest
-// distance is >= 0, so the first term always wins).
-static const float kDeliveryMargin = 0.1f;
-
-static float delivery_margin(const ScanOpaque *so, float next)
+// Rows past the first beam: widens the beam (widen_search) to the width the next row needs, so
+// the next element taken from `discovered` is what a fresh search that wide would return there.
+static void widen_for_next(ScanOpaque *so)
 {
-	return kDeliveryMargin * fmaxf(fabsf(next), next - so->nearest_dist);
-}
-
-static bool frontier_reaches(const ScanOpaque *so)
-{
-	if (so->frontier.size == 0)
-		return false;
-	if (so->discovered.size == 0)
-		return true;
-	float next = so->discovered.items[0].dist;
-	return so->frontier.items[0].dist <= next + delivery_margin(so, next);
-}
-
-// Expands the frontier until it lies (by the margin) beyond the nearest undelivered element.
-static void continue_search(ScanOpaque *so)
-{
-	while (frontier_reaches(so)) {
-		if (so->discovered_count >= so->max_discovered) {
+	if (!so->widening) {
+		// The beam's result is the first `top`; the first `rest` is what is left in `discovered`
+		// without the beam elements not handed out yet (beam_left of them, its nearest: under
+		// the beam nothing new is discovered and nothing is dropped).
+		so->widening = true;
+		so->widen.top = so->result;
+		init_candidates(&so->widen.rest, Max(so->discovered.size * 2, 16));
+		memcpy(so->widen.rest.items, so->discovered.items, so->discovered.size * sizeof(Candidate));
+		so->widen.rest.size = so->discovered.size;
+		// Sorted ascending, an array is a valid min-heap.
+		sort_ascending(so->widen.rest);
+		size_t skip = Min(so->beam_left, so->widen.rest.size);
+		memmove(so->widen.rest.items, so->widen.rest.items + skip, (so->widen.rest.size - skip) * sizeof(Candidate));
+		so->widen.rest.size -= skip;
+		so->beam_left = 0;
+	}
+	size_t width = continued_width(so->popped, so->ef);
+	for (;;) {
+		CHECK_FOR_INTERRUPTS();
+		WidenStatus st = widen_search(so->store, so->query, width, 0, *so->visited, so->frontier, so->widen,
+									  &so->discovered, so->link_buf, &so->stats.distances, &so->discovered_count,
+									  so->max_discovered, 64);
+		if (st == WidenStatus::Paused)
+			continue;
+		if (st == WidenStatus::Budget) {
 			so->stats.bound_reached = true;
 			so->frontier.size = 0;
-			return;
-		}
-		CHECK_FOR_INTERRUPTS();
-		Candidate c = so->frontier.items[0];
-		std::pop_heap(so->frontier.items, so->frontier.items + so->frontier.size, CloserFirst());
-		so->frontier.size--;
-		int n = so->store.links(c.id, 0, so->link_buf);
-		// As search_layer: drop visited ids, prefetch the rest, then compute their distances.
-		int fresh = 0;
-		for (int i = 0; i < n; i++)
-			if (visited_insert(*so->visited, so->link_buf[i]))
-				so->link_buf[fresh++] = so->link_buf[i];
-		for (int i = 0; i < fresh; i++)
-			so->store.prefetch(so->link_buf[i]);
-		for (int i = 0; i < fresh; i++) {
-			uint32 id = so->link_buf[i];
-			uint8_t flags;
-			Candidate nc{so->store.distance(id, so->query, &flags), id};
-			so->stats.distances++;
-			so->discovered_count++;
-			push_candidate(so->store, so->frontier, nc);
-			std::push_heap(so->frontier.items, so->frontier.items + so->frontier.size, CloserFirst());
-			push_candidate(so->store, so->discovered, nc);
-			std::push_heap(so->discovered.items, so->discovered.items + so->discovered.size, CloserFirst());
-		}
+		} else if (st == WidenStatus::OutOfMemory)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		return;
 	}
 }
 
@@ -253,12 +236,15 @@ static bool next_element(ScanOpaque *so, Candidate *out)
 	for (;;) {
 		if (so->mode == kIterativeOff && so->candidates_left <= 0)
 			return false;
-		if (so->beam_left > 0) {
+		// The beam's own elements serve the first rows; past kRowsPerBeam rows the beam widens
+		// (off: never, it stops with the beam).
+		bool widen = so->mode != kIterativeOff && continued_width(so->popped, so->ef) > (size_t) so->ef;
+		if (so->beam_left > 0 && !widen) {
 			so->beam_left--;
 		} else {
 			if (so->mode == kIterativeOff)
 				return false;
-			continue_search(so);
+			widen_for_next(so);
 		}
 		if (so->discovered.size == 0)
 			return false;
