@@ -75,6 +75,32 @@ template <class Store> inline bool push_candidate(Store &s, CandidateArray &a, C
 	return true;
 }
 
+// Scores the neighbours of `id` on `level` not visited yet, marking them visited: drops the
+// visited ids first, then prefetches the rest before computing any distance, so the memory
+// loads overlap (as hnswlib's _mm_prefetch of the next neighbour does). Hands each to take(nc),
+// which returns false to stop (then this returns false).
+template <class Store, class Take>
+inline bool score_neighbors(Store &s, const float *q, uint32_t id, int level, VisitedSet &visited, uint32_t *link_buf,
+							uint64_t *distance_count, Take take)
+{
+	int n = s.links(id, level, link_buf);
+	int fresh = 0;
+	for (int i = 0; i < n; i++)
+		if (visited_insert(visited, link_buf[i]))
+			link_buf[fresh++] = link_buf[i];
+	for (int i = 0; i < fresh; i++)
+		s.prefetch(link_buf[i]);
+	for (int i = 0; i < fresh; i++) {
+		uint8_t flags;
+		Candidate nc{s.distance(link_buf[i], q, &flags), link_buf[i]};
+		if (distance_count)
+			(*distance_count)++;
+		if (!take(nc))
+			return false;
+	}
+	return true;
+}
+
 // Greedy descent from `ep` through levels [from_level .. to_level+1]; returns the closest
 // element found and its distance in `ep`. Adds the distances computed to *distance_count.
 template <class Store>
@@ -129,22 +155,8 @@ void search_layer(Store &s, const float *q, const Candidate *eps, int n_eps, int
 			break;
 		std::pop_heap(frontier.items, frontier.items + frontier.size, CloserFirst());
 		frontier.size--;
-		int n = s.links(c.id, level, link_buf);
-		// Drop visited ids first, then prefetch the rest before computing any distance, so the
-		// memory loads overlap (as hnswlib's _mm_prefetch of the next neighbour does).
-		int fresh = 0;
-		for (int i = 0; i < n; i++)
-			if (visited_insert(visited, link_buf[i]))
-				link_buf[fresh++] = link_buf[i];
-		for (int i = 0; i < fresh; i++)
-			s.prefetch(link_buf[i]);
-		for (int i = 0; i < fresh; i++) {
-			uint32_t id = link_buf[i];
-			uint8_t flags;
-			float d = s.distance(id, q, &flags);
-			if (distance_count)
-				(*distance_count)++;
-			Candidate nc{d, id};
+		score_neighbors(s, q, c.id, level, visited, link_buf, distance_count, [&](Candidate nc) {
+			float d = nc.dist;
 			if (discovered) {
 				push_candidate(s, *discovered, nc);
 				std::push_heap(discovered->items, discovered->items + discovered->size, CloserFirst());
@@ -163,7 +175,8 @@ void search_layer(Store &s, const float *q, const Candidate *eps, int n_eps, int
 				push_candidate(s, frontier, nc);
 				std::push_heap(frontier.items, frontier.items + frontier.size, CloserFirst());
 			}
-		}
+			return true;
+		});
 	}
 }
 
@@ -226,42 +239,33 @@ WidenStatus widen_search(Store &s, const float *q, size_t width, int level, Visi
 		expansions++;
 		std::pop_heap(frontier.items, frontier.items + frontier.size, CloserFirst());
 		frontier.size--;
-		int n = s.links(c.id, level, link_buf);
-		int fresh = 0;
-		for (int i = 0; i < n; i++)
-			if (visited_insert(visited, link_buf[i]))
-				link_buf[fresh++] = link_buf[i];
-		for (int i = 0; i < fresh; i++)
-			s.prefetch(link_buf[i]);
-		for (int i = 0; i < fresh; i++) {
-			uint32_t id = link_buf[i];
-			uint8_t flags;
-			Candidate nc{s.distance(id, q, &flags), id};
-			if (distance_count)
-				(*distance_count)++;
+		bool stored = score_neighbors(s, q, c.id, level, visited, link_buf, distance_count, [&](Candidate nc) {
 			(*discovered_count)++;
 			if (!push_candidate(s, frontier, nc))
-				return WidenStatus::OutOfMemory;
+				return false;
 			std::push_heap(frontier.items, frontier.items + frontier.size, CloserFirst());
 			if (discovered) {
 				if (!push_candidate(s, *discovered, nc))
-					return WidenStatus::OutOfMemory;
+					return false;
 				std::push_heap(discovered->items, discovered->items + discovered->size, CloserFirst());
 			}
 			Candidate out = nc;	 // what leaves `top` for `rest`
 			if (w.top.size < width || nc.dist < w.top.items[0].dist) {
 				if (!push_candidate(s, w.top, nc))
-					return WidenStatus::OutOfMemory;
+					return false;
 				std::push_heap(w.top.items, w.top.items + w.top.size, FartherFirst());
 				if (w.top.size <= width)
-					continue;
+					return true;
 				std::pop_heap(w.top.items, w.top.items + w.top.size, FartherFirst());
 				out = w.top.items[--w.top.size];
 			}
 			if (!push_candidate(s, w.rest, out))
-				return WidenStatus::OutOfMemory;
+				return false;
 			std::push_heap(w.rest.items, w.rest.items + w.rest.size, CloserFirst());
-		}
+			return true;
+		});
+		if (!stored)
+			return WidenStatus::OutOfMemory;
 	}
 	return WidenStatus::Done;
 }
