@@ -13,7 +13,7 @@
 // functions reveal nothing a user could not read through the table itself.
 #include <cmath>
 
-#include "pg/hnsw.h"
+#include "pg/hnsw_walk.h"
 #include "pg/ivf_inspect.h"
 
 extern "C" {
@@ -33,9 +33,6 @@ extern "C" {
 
 namespace prism {
 namespace hnsw {
-
-constexpr uint8 kNoSlot = 0xff;		   // no (readable) element record at this id
-constexpr uint64 kMaxProblemRows = 1000;  // a wrecked index is summarized, not listed in full
 
 // Opens an hnsw index for inspection (AccessShareLock); requires SELECT on its table.
 static Relation open_for_inspection(Oid relid)
@@ -57,38 +54,7 @@ static Relation open_for_inspection(Oid relid)
 	return rel;
 }
 
-// What one walk over the index found.
-struct Walk {
-	Relation rel;
-	BufferAccessStrategy strategy;
-	Tuplestorestate *out;  // NULL: count only (index_info)
-	TupleDesc desc;
-	uint64 rows;
-	bool meta_ok;
-	MetaPageData meta;
-	IndexShape sh;
-	size_t item_len;  // bytes of an element item (a chunk when records span pages)
-	BlockNumber nblocks;
-	uint32 capacity;  // every valid id is below this
-	uint8 *flags;
-	uint8 *level;
-	uint8 *n_tids;
-	uint8 *in_chain;
-	uint32 *dup_next;
-	uint16 *in_links;  // stored level-0 in-link counts
-	uint32 *in_found;  // level-0 links to each element from live and deleted elements
-	char *page;		   // private page copies
-	char *upper_page;
-	BlockNumber upper_block;  // block held in upper_page
-	float *vec;
-	// Counts.
-	uint64 live, deleted, free_slots, dup_records, dup_tids;
-	int max_live_level;
-};
-
-static void report(Walk *w, const char *problem, int64 element, const char *fmt, ...) pg_attribute_printf(4, 5);
-
-static void report(Walk *w, const char *problem, int64 element, const char *fmt, ...)
+void report(Walk *w, const char *problem, int64 element, const char *fmt, ...)
 {
 	if (w->out == NULL)
 		return;
@@ -116,7 +82,7 @@ static void report(Walk *w, const char *problem, int64 element, const char *fmt,
 // ERRORs with "invalid page") is copied as zeros instead, and listed when `list` is set, so
 // the walk goes on. Only a page not in shared buffers is read from disk, so only then is the
 // disk copy checked first, the way ReadBuffer would.
-static void copy_page(Walk *w, BlockNumber b, char *dst, bool list)
+void copy_page(Walk *w, BlockNumber b, char *dst, bool list)
 {
 	CHECK_FOR_INTERRUPTS();
 	// A buffer that holds the page is valid (ReadRecentBuffer checks); one left by a failed
@@ -138,7 +104,7 @@ static void copy_page(Walk *w, BlockNumber b, char *dst, bool list)
 }
 
 // Page kind of a copy, 0 for a new (all-zero) page, -1 with *why when the header is unusable.
-static int page_kind(const char *page, const char **why)
+int page_kind(const char *page, const char **why)
 {
 	PageHeader ph = (PageHeader) page;
 	if (PageIsNew((Page) page))
@@ -162,7 +128,7 @@ static int page_kind(const char *page, const char **why)
 
 // Item `off` of a validated page copy if it is a normal item of `len` bytes (any length when
 // len is 0) lying inside the item area; else NULL and *why.
-static const char *page_item(const char *page, OffsetNumber off, size_t len, const char **why)
+const char *page_item(const char *page, OffsetNumber off, size_t len, const char **why)
 {
 	PageHeader ph = (PageHeader) page;
 	if (off < 1 || off > PageGetMaxOffsetNumber((Page) page)) {
@@ -342,220 +308,6 @@ static void scan_headers(Walk *w)
 	}
 }
 
-// Checks one link of `id` at `level`.
-static void check_link(Walk *w, uint32 id, int level, uint32 target)
-{
-	if (target >= w->capacity || w->flags[target] == kNoSlot) {
-		report(w, "dangling link", id, "level %d link to element %u, which has no valid record", level, target);
-		return;
-	}
-	if (target == id) {
-		report(w, "link to itself", id, "level %d", level);
-		return;
-	}
-	uint8 f = w->flags[target];
-	if (f == kElementFree)
-		report(w, "link to a free slot", id, "level %d link to element %u", level, target);
-	else if (f == kElementDuplicate)
-		report(w, "link to an overflow record", id, "level %d link to element %u", level, target);
-	else if (w->level[target] < level)
-		report(w, "neighbour level too low", id, "level %d link to element %u of level %u", level, target,
-			   w->level[target]);
-}
-
-static void check_upper(Walk *w, uint32 id, const ElementHeader &h)
-{
-	const IndexShape &sh = w->sh;
-	int level = Min((int) h.level, kMaxLevel);
-	if (h.upper_block == kMetaBlock || h.upper_block >= w->nblocks) {
-		report(w, "bad upper links", id, "upper item at block %u, the index has %u blocks", h.upper_block,
-			   w->nblocks);
-		return;
-	}
-	if (w->upper_block != h.upper_block) {
-		copy_page(w, h.upper_block, w->upper_page, false);
-		w->upper_block = h.upper_block;
-	}
-	const char *why = "";
-	if (!upper_item_home(page_kind(w->upper_page, &why), h.upper_offset, sh.per_page)) {
-		report(w, "bad upper links", id, "block %u item %u cannot hold upper links", h.upper_block, h.upper_offset);
-		return;
-	}
-	const char *item = page_item(w->upper_page, h.upper_offset, upper_item_size(sh.m, level), &why);
-	if (!item) {
-		report(w, "bad upper links", id, "block %u item %u: %s", h.upper_block, h.upper_offset, why);
-		return;
-	}
-	uint16 counts[kMaxLevel];
-	memcpy(counts, item, sizeof(uint16) * level);
-	const char *links = item + ((sizeof(uint16) * level + 3) & ~size_t(3));
-	for (int l = 1; l <= level; l++) {
-		int n = counts[l - 1];
-		if (n > sh.m) {
-			report(w, "bad upper links", id, "%d links at level %d, at most %d fit", n, l, sh.m);
-			n = sh.m;
-		}
-		for (int i = 0; i < n; i++) {
-			uint32 t;
-			memcpy(&t, links + sizeof(uint32) * ((size_t) (l - 1) * sh.m + i), sizeof(t));
-			check_link(w, id, l, t);
-		}
-	}
-}
-
-// Copies the vector of the element whose first item is `item` (block b) into w->vec; false if a
-// continuation page is missing or bad (reported).
-static bool gather_vector(Walk *w, uint32 id, BlockNumber b, const char *item)
-{
-	const IndexShape &sh = w->sh;
-	size_t voff = vector_offset(sh.m);
-	size_t total = sizeof(float) * sh.words;
-	char *dst = (char *) w->vec;
-	if (sh.span == 1) {
-		memcpy(dst, item + voff, total);
-		return true;
-	}
-	size_t copied = sh.chunk - voff;
-	memcpy(dst, item + voff, copied);
-	char *cont = w->upper_page;	 // borrowed; invalidate the upper-page cache
-	w->upper_block = InvalidBlockNumber;
-	for (uint32 p = 1; p < sh.span; p++) {
-		size_t want = Min((size_t) sh.chunk, sh.record_size - (size_t) p * sh.chunk);
-		const char *why = "";
-		if (b + p >= w->nblocks) {
-			report(w, "missing continuation page", id, "block %u is beyond the end of the index", b + p);
-			return false;
-		}
-		copy_page(w, b + p, cont, false);
-		if (page_kind(cont, &why) != kPageContinuation) {
-			report(w, "missing continuation page", id, "block %u is not a continuation page", b + p);
-			return false;
-		}
-		const char *part = page_item(cont, 1, want, &why);
-		if (!part) {
-			report(w, "missing continuation page", id, "block %u: %s", b + p, why);
-			return false;
-		}
-		memcpy(dst + copied, part, Min(want, total - copied));
-		copied += Min(want, total - copied);
-	}
-	return true;
-}
-
-// Pass 2: links, upper items, vectors, heap TIDs and duplicate chains of every element.
-static void check_elements(Walk *w)
-{
-	const IndexShape &sh = w->sh;
-	for (BlockNumber b = 1; b < w->nblocks; b++) {
-		copy_page(w, b, w->page, false);
-		const char *why = "";
-		if (page_kind(w->page, &why) != kPageElement)
-			continue;
-		OffsetNumber max = PageGetMaxOffsetNumber((Page) w->page);
-		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
-			uint32 id = make_id(b, off - 1, sh.per_page);
-			uint8 f = w->flags[id];
-			if (f == kNoSlot || f == kElementFree)
-				continue;
-			const char *item = page_item(w->page, off, w->item_len, &why);
-			if (!item)
-				continue;
-			ElementHeader h;
-			memcpy(&h, item, sizeof(h));
-			int n_tids = Min(h.n_tids, kHeapTidsPerElement);
-			for (int i = 0; i < n_tids; i++)
-				if (h.tids[i].offset == InvalidOffsetNumber || h.tids[i].offset > MaxOffsetNumber)
-					report(w, "bad heap tid", id, "tid %d has offset %u", i, h.tids[i].offset);
-			if (f == kElementDuplicate)
-				continue;
-			// Chains: every record reached is an overflow record, reached once.
-			uint32 steps = 0;
-			for (uint32 cur = h.dup_next; cur != kInvalidId; cur = w->dup_next[cur]) {
-				if (cur >= w->capacity || w->flags[cur] != kElementDuplicate) {
-					report(w, "broken duplicate chain", id, "chain reaches element %u, which is not an overflow record",
-						   cur);
-					break;
-				}
-				if (w->in_chain[cur] || ++steps > w->capacity) {
-					report(w, "broken duplicate chain", id, "overflow record %u is reached twice (a cycle or a shared record)",
-						   cur);
-					break;
-				}
-				w->in_chain[cur] = 1;
-			}
-			int n0 = Min((int) h.n_links0, max_links(sh.m, 0));
-			for (int i = 0; i < n0; i++) {
-				uint32 t;
-				memcpy(&t, item + links0_offset() + sizeof(uint32) * i, sizeof(t));
-				if (t < w->capacity && t != id)
-					w->in_found[t]++;
-			}
-			// Links matter for live elements and for the entry point (scans start there).
-			if (f != kElementLive && id != w->meta.entry_point)
-				continue;
-			for (int i = 0; i < n0; i++) {
-				uint32 t;
-				memcpy(&t, item + links0_offset() + sizeof(uint32) * i, sizeof(t));
-				check_link(w, id, 0, t);
-			}
-			if (h.level > 0)
-				check_upper(w, id, h);
-			if (f != kElementLive)
-				continue;
-			if (!gather_vector(w, id, b, item))
-				continue;
-			bool nan;
-			long bad = element_bad_value(sh.element, w->vec, sh.dims, &nan);
-			if (bad >= 0)
-				report(w, "bad vector", id, "dimension %ld is %s", bad + 1, nan ? "NaN" : "infinite");
-		}
-	}
-}
-
-// In-link counts never exceed the links that exist (a pruning trusts them to drop a link).
-static void check_in_links(Walk *w)
-{
-	for (uint32 id = 0; id < w->capacity; id++) {
-		uint8 f = w->flags[id];
-		if ((f == kElementLive || f == kElementDeleted) && w->in_links[id] != kInLinksMany &&
-			w->in_links[id] > w->in_found[id])
-			report(w, "in-link count too high", id, "the record counts %u level-0 in-links, %u elements link to it",
-				   w->in_links[id], w->in_found[id]);
-	}
-}
-
-static void check_entry(Walk *w)
-{
-	const MetaPageData &m = w->meta;
-	uint32 ep = m.entry_point;
-	if (ep == kInvalidId) {
-		if (w->live > 0)
-			report(w, "bad entry point", -1, "no entry point but %llu live elements", (unsigned long long) w->live);
-		else if (m.entry_level != -1)
-			report(w, "bad entry point", -1, "empty graph with entry level %d", m.entry_level);
-		return;
-	}
-	if (ep >= w->capacity || w->flags[ep] == kNoSlot) {
-		report(w, "bad entry point", ep, "entry point does not exist");
-		return;
-	}
-	// A deleted entry point is still traversable (vacuum replaces it before freeing it).
-	if (w->flags[ep] != kElementLive && w->flags[ep] != kElementDeleted) {
-		report(w, "bad entry point", ep, "entry point is a %s record",
-			   w->flags[ep] == kElementFree ? "free" : "duplicate overflow");
-		return;
-	}
-	if ((int) w->level[ep] != m.entry_level)
-		report(w, "bad entry point", ep, "entry point has level %u, the metapage says %d", w->level[ep], m.entry_level);
-	if (w->max_live_level > m.entry_level)
-		report(w, "bad entry point", ep, "a live element has level %d, above the entry level %d", w->max_live_level,
-			   m.entry_level);
-	if (m.last_element_block != kInvalidBlock && m.last_element_block >= w->nblocks)
-		report(w, "bad metapage", -1, "last element block %u is beyond the end of the index", m.last_element_block);
-	if (m.last_upper_block != kInvalidBlock && m.last_upper_block >= w->nblocks)
-		report(w, "bad metapage", -1, "last upper block %u is beyond the end of the index", m.last_upper_block);
-}
-
 static void walk_init(Walk *w, Relation rel, Tuplestorestate *out, TupleDesc desc)
 {
 	memset(w, 0, sizeof(*w));
@@ -640,11 +392,8 @@ PRISM_FUNCTION(prism_index_check)
 	LockPage(rel, kWriterLock, ShareLock);
 	Walk w;
 	walk_init(&w, rel, rsinfo->setResult, rsinfo->setDesc);
-	if (walk_headers(&w)) {
-		check_elements(&w);
-		check_in_links(&w);
-		check_entry(&w);
-	}
+	if (walk_headers(&w))
+		check_graph(&w);
 	UnlockPage(rel, kWriterLock, ShareLock);
 	FreeAccessStrategy(w.strategy);
 	relation_close(rel, AccessShareLock);
