@@ -3,6 +3,7 @@
 // and releases both before returning, so a scan never holds more than one buffer lock.
 #include <cmath>
 
+#include "pg/block_hints.h"
 #include "pg/hnsw.h"
 
 extern "C" {
@@ -23,91 +24,13 @@ void store_init(PgStore *s, Relation index, const IndexShape *shape)
 	s->writer = false;
 }
 
-// Backend-local hints: which shared buffer last held each block of the indexes searched most
-// recently. ReadRecentBuffer re-pins it without the buffer-mapping hash lookup and its partition
-// lock, which dominate a search over cached pages. A stale hint just falls back to ReadBuffer.
-// Several indexes keep their hints (the partitions of a Merge Append scan take turns; one set
-// of hints would be reallocated at every switch); the least recently used set is replaced.
-struct BlockHints {
-	RelFileNode node;
-	Buffer *buffers;  // NULL: slot unused
-	uint32 capacity;
-	uint64 last_use;
-};
-static BlockHints hint_sets[4];
-static BlockHints *current_hints;  // the set read_block used last
-static uint64 hint_clock;
-
-// The hints of `index`, with room for `block` (and the index's current length); NULL if the
-// block lies far beyond the length the caller knows.
-static BlockHints *hints_for(Relation index, BlockNumber block, BlockNumber nblocks)
-{
-	if (block >= nblocks + 1024)
-		return NULL;
-	BlockHints *h = NULL, *victim = &hint_sets[0];
-	for (BlockHints &c : hint_sets) {
-		if (c.buffers && RelFileNodeEquals(c.node, index->rd_node)) {
-			h = &c;
-			break;
-		}
-		if (!c.buffers || (victim->buffers && c.last_use < victim->last_use))
-			victim = &c;
-	}
-	if (h != NULL && block < h->capacity) {
-		h->last_use = ++hint_clock;
-		current_hints = h;
-		return h;
-	}
-	// Allocated before the old array is freed: an out-of-memory ERROR leaves every set valid.
-	uint32 need = Max((uint32) nblocks, block + 1) + 1024;
-	Buffer *fresh = (Buffer *) MemoryContextAllocExtended(TopMemoryContext, sizeof(Buffer) * need,
-														  MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	if (h != NULL)
-		memcpy(fresh, h->buffers, sizeof(Buffer) * h->capacity);  // grown index: keep its hints
-	else
-		h = victim;
-	if (h->buffers)
-		pfree(h->buffers);
-	h->buffers = fresh;
-	h->capacity = need;
-	h->node = index->rd_node;
-	h->last_use = ++hint_clock;
-	current_hints = h;
-	return h;
-}
-
-static Buffer read_block(PgStore *s, BlockNumber block)
-{
-	Relation index = s->index;
-	if (RelationUsesLocalBuffers(index))
-		return ReadBuffer(index, block);  // hints are for shared buffers only
-	BlockHints *h = current_hints;
-	if (h == NULL || block >= h->capacity || !RelFileNodeEquals(h->node, index->rd_node)) {
-		h = hints_for(index, block, s->nblocks);
-		if (h == NULL)
-			return ReadBuffer(index, block);
-	}
-	Buffer hint = h->buffers[block];
-	if (hint != InvalidBuffer && ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, block, hint)) {
-		// ReadRecentBuffer leaves the relation's block counters alone (ReadBuffer counts a
-		// fetch and, when the page was cached, a hit): count it as ReadBuffer would, so
-		// pg_statio_user_indexes shows the scan's reads.
-		pgstat_count_buffer_read(index);
-		pgstat_count_buffer_hit(index);
-		return hint;
-	}
-	Buffer buf = ReadBuffer(index, block);
-	h->buffers[block] = buf;
-	return buf;
-}
-
 // Pins `block` for one access. A store keeps no pins between accesses: holding hundreds sends
 // every pin and unpin through the backend's private refcount hash (its array holds 8), which
 // measured 10-25% more CPU per search than re-pinning through the buffer hints.
 static Buffer pin_block(PgStore *s, BlockNumber block)
 {
 	s->pages_read++;
-	return read_block(s, block);
+	return read_hinted(s->index, block, s->nblocks);
 }
 
 static void unlock_block(Buffer buf, bool locked)
@@ -223,11 +146,8 @@ static const float *gather_vector(PgStore *s, uint32 id, const char *item)
 void PgStore::prefetch(uint32_t id)
 {
 	BlockNumber block = id_block(id, shape->per_page);
-	const BlockHints *h = current_hints;
-	if (h == NULL || block >= h->capacity || !RelFileNodeEquals(h->node, index->rd_node))
-		return;
-	Buffer b = h->buffers[block];
-	if (b <= 0 || RelationUsesLocalBuffers(index))
+	Buffer b = hinted_buffer(index, block);
+	if (b <= 0)
 		return;
 	// The buffer header too: pinning and share-locking the page touch it first, and on a large
 	// shared_buffers it is a cache miss of its own (measured ~12% of a search in LockBufHdr).

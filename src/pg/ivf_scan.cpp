@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "pg/block_hints.h"
 #include "pg/ivf.h"
 
 extern "C" {
@@ -155,7 +156,7 @@ static void read_list(IndexScanDesc scan, ScanOpaque *so, uint32 list)
 	for (BlockNumber steps = 0; blkno != kInvalidBlock; steps++) {
 		check_list_block(index, sh, from, blkno, steps, &so->nblocks);
 		CHECK_FOR_INTERRUPTS();
-		Buffer buf = ReadBuffer(index, blkno);
+		Buffer buf = read_hinted(index, blkno, so->nblocks);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		Page page = BufferGetPage(buf);
 		if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(PageSpecial)) ||
