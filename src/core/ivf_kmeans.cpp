@@ -25,6 +25,10 @@ namespace ivf {
 namespace {
 
 constexpr size_t kChunk = 256;	// points per work unit
+// k-means++ seeding reads at least this many sample points per center, and at least
+// kMinSeedPoints (fewer only when the sample is smaller).
+constexpr size_t kSeedPerCenter = 16;
+constexpr size_t kMinSeedPoints = 4096;
 
 // Workers 1..n-1 wait for a task; the coordinator (worker 0) runs its share and waits for them.
 class Pool {
@@ -416,24 +420,28 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 	// 16 chosen so far) are drawn from the same distances (a drawn point's own weight drops to
 	// 0), so the sample, which does not fit in the CPU caches, is streamed once per batch
 	// instead of once per center; the first centers, which shape the rest, are drawn one by one.
-	// Chunk sums make a draw O(n / kChunk + kChunk).
+	// Chunk sums make a draw O(n / kChunk + kChunk). The seeding reads seed_n points spread
+	// evenly over the sample (which is in heap order), at least kSeedPerCenter per center; the
+	// Lloyd rounds below run over the whole sample.
 	constexpr size_t kSeedBatch = 4;
-	std::vector<float> mind(n, INFINITY);
-	size_t nchunks = (n + kChunk - 1) / kChunk;
-	std::vector<double> chunk_sum(nchunks, 0.0);
-	size_t first = std::uniform_int_distribution<size_t>(0, n - 1)(rng);
-	std::memcpy(centers, p.data + first * dims, sizeof(float) * dims);
+	const size_t seed_n = std::min(n, std::max<size_t>(kSeedPerCenter * k, kMinSeedPoints));
+	auto seed_point = [&](size_t i) { return p.data + (seed_n == n ? i : i * n / seed_n) * dims; };
+	std::vector<float> mind(seed_n, INFINITY);
+	size_t seed_chunks = (seed_n + kChunk - 1) / kChunk;
+	std::vector<double> chunk_sum(seed_chunks, 0.0);
+	size_t first = std::uniform_int_distribution<size_t>(0, seed_n - 1)(rng);
+	std::memcpy(centers, seed_point(first), sizeof(float) * dims);
 	size_t chosen = 1, applied = 0;
 	// for unit vectors 1 - dot is half the squared L2 distance
 	const float scale = p.spherical ? 0.5f : 1.0f;
 	for (;;) {
 		const float *batch = centers + applied * dims;
 		size_t nb = chosen - applied;
-		job->parallel_for(pool, n, kChunk, [&](size_t b, size_t e, size_t) {
+		job->parallel_for(pool, seed_n, kChunk, [&](size_t b, size_t e, size_t) {
 			double s = 0;
 			for (size_t i = b; i < e; i++) {
 				float m = mind[i];
-				for_each_l2sq(p.data + i * dims, batch, nb, dims, kern, [&](size_t, float d) {
+				for_each_l2sq(seed_point(i), batch, nb, dims, kern, [&](size_t, float d) {
 					d *= scale;
 					if (d < m)
 						m = d;
@@ -456,15 +464,15 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 				total += cs;
 			size_t pick;
 			if (!(total > 0)) {
-				pick = std::uniform_int_distribution<size_t>(0, n - 1)(rng);
+				pick = std::uniform_int_distribution<size_t>(0, seed_n - 1)(rng);
 			} else {
 				double r = std::uniform_real_distribution<double>(0.0, total)(rng);
 				size_t ch = 0;
-				while (ch + 1 < nchunks && r >= chunk_sum[ch]) {
+				while (ch + 1 < seed_chunks && r >= chunk_sum[ch]) {
 					r -= chunk_sum[ch];
 					ch++;
 				}
-				size_t b = ch * kChunk, e = std::min(n, b + kChunk);
+				size_t b = ch * kChunk, e = std::min(seed_n, b + kChunk);
 				pick = e - 1;
 				for (size_t i = b; i < e; i++) {
 					if (r < mind[i]) {
@@ -476,7 +484,7 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 				chunk_sum[pick / kChunk] -= mind[pick];
 				mind[pick] = 0;
 			}
-			std::memcpy(centers + chosen * dims, p.data + pick * dims, sizeof(float) * dims);
+			std::memcpy(centers + chosen * dims, seed_point(pick), sizeof(float) * dims);
 			chosen++;
 		}
 	}
@@ -495,6 +503,7 @@ void run_kmeans(Job *job, KmeansParams p, float *centers)
 	std::vector<float> upper(n, 0.0f), lower(n, 0.0f);
 	const bool elkan = (double) n * k * sizeof(float) <= (double) p.bound_memory;
 	std::vector<float> lb(elkan ? n * k : 0, 0.0f);
+	const size_t nchunks = (n + kChunk - 1) / kChunk;
 	std::vector<size_t> changed_per_chunk(nchunks, 0);
 	std::vector<size_t> start(k + 1, 0), size(k, 0);
 	std::vector<uint32_t> order(n);

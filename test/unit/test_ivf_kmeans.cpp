@@ -80,6 +80,35 @@ TEST(IvfKmeans, RecoversSeparatedClustersL2)
 	expect_pure(data, label, centers, k, dims, false);
 }
 
+// A sample larger than the seeding reads (more than 4,096 points and 16 per center), stored
+// cluster by cluster as a table filled in that order would be: the seeding's points are spread
+// over the whole sample, so every cluster still gets its own list.
+TEST(IvfKmeans, SeedsFromTheWholeOfALargeSortedSample)
+{
+	std::vector<int> label;
+	size_t n = 24000, dims = 8, k = 12;
+	auto mixed = clustered(n, dims, k, 11, &label, false);
+	std::vector<float> data(n * dims);
+	std::vector<int> sorted_label(n);
+	size_t at = 0;
+	for (size_t c = 0; c < k; c++)
+		for (size_t i = 0; i < n; i++)
+			if ((size_t) label[i] == c) {
+				std::copy(mixed.begin() + i * dims, mixed.begin() + (i + 1) * dims, data.begin() + at * dims);
+				sorted_label[at++] = (int) c;
+			}
+	KmeansParams p;
+	p.data = data.data();
+	p.n = n;
+	p.dims = dims;
+	p.k = k;
+	p.threads = 2;
+	p.seed = 8;
+	std::vector<float> centers(k * dims);
+	ASSERT_EQ(kmeans_run(p, centers.data()), "");
+	expect_pure(data, sorted_label, centers, k, dims, false);
+}
+
 TEST(IvfKmeans, SphericalCentersAreUnitAndPure)
 {
 	std::vector<int> label;
