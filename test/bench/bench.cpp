@@ -61,6 +61,11 @@ struct Options {
 	bool reuse = false; // keep a loaded table and built index from an earlier run
 	int pin_cpu = -1;   // run the timed single-client phases with client and backend on this CPU
 	int rounds = 3;	    // sweep rounds; each round runs every ef on every system in turn
+	// vector: a vector(D) column; halfvec: a halfvec(D) column and halfvec_*_ops; bit: a vector
+	// column indexed as binary_quantize(embedding)::bit(D) with bit_hamming_ops, queried by
+	// Hamming distance for `rerank` rows re-ordered by the exact distance.
+	std::string type = "vector";
+	int rerank = 100;
 };
 
 // Pins process `pid` (0 = this one) to `cpu`, or back to every CPU when cpu < 0. On a VM a
@@ -464,12 +469,40 @@ struct Target {
 	std::vector<std::string> qtext; // the queries in text form
 	double build_s = 0, size_mib = 0;
 	const char *knn = "knn"; // the prepared k-NN statement the sweep runs
+	size_t dim = 0;
 };
+
+// The column type of `items.embedding` under --type.
+std::string
+ColumnType(const Options &o, size_t dim)
+{
+	return (o.type == "halfvec" ? "halfvec(" : "vector(") + std::to_string(dim) + ")";
+}
+
+// What the index is built on: the column, or its binary quantization under --type bit.
+std::string
+IndexedExpr(const Options &o, size_t dim)
+{
+	if (o.type == "bit")
+		return "(binary_quantize(embedding)::bit(" + std::to_string(dim) + ")) bit_hamming_ops";
+	std::string opclass = MetricFor(o.metric).opclass;
+	if (o.type == "halfvec")
+		opclass.replace(0, 6, "halfvec");
+	return "embedding " + opclass;
+}
 
 std::string
 KnnSql(const Options &o, const Target &t, const std::string &where)
 {
-	return "SELECT id FROM items " + where + "ORDER BY embedding " + t.mt.op + " $1 LIMIT " + std::to_string(o.k);
+	std::string param = "$1::" + ColumnType(o, t.dim);
+	std::string k = std::to_string(o.k);
+	if (o.type == "bit") {
+		std::string bits = "::bit(" + std::to_string(t.dim) + ")";
+		return "SELECT id FROM (SELECT id, embedding FROM items " + where + "ORDER BY binary_quantize(embedding)" +
+		       bits + " <~> binary_quantize(" + param + ")" + bits + " LIMIT " + std::to_string(o.rerank) +
+		       ") AS near ORDER BY embedding " + t.mt.op + " " + param + " LIMIT " + k;
+	}
+	return "SELECT id FROM items " + where + "ORDER BY embedding " + t.mt.op + " " + param + " LIMIT " + k;
 }
 
 // Runs nq queries through a prepared statement; returns queries/second, adds recall and rows.
@@ -501,13 +534,15 @@ BuildIndex(const Options &o, const Dataset &ds, const Target &t, const std::vect
 		Value(t.c, "SELECT set_config('prism.build_threads', '" + std::to_string(o.threads) + "', false)", true);
 	}
 	// For quick query-side iterations: an earlier run's rows and index, if they match exactly.
-	if (o.reuse && Value(t.c, "SELECT count(*) FROM items WHERE to_regclass('items_embedding_idx') IS NOT NULL", true) ==
-			       std::to_string(ds.nb)) {
+	if (o.reuse &&
+	    Value(t.c, "SELECT count(*) FROM items WHERE to_regclass('items_embedding_idx') IS NOT NULL AND "
+		       "strpos(pg_get_indexdef('items_embedding_idx'::regclass), '" + IndexedExpr(o, ds.dim) + "') > 0",
+		  true) == std::to_string(ds.nb)) {
 		fprintf(stderr, "  reusing the loaded table and its index (build time not measured)\n");
 		return 0;
 	}
 	Exec(t.c, "DROP TABLE IF EXISTS items");
-	Exec(t.c, "CREATE TABLE items (id int PRIMARY KEY, embedding vector(" + std::to_string(ds.dim) + ")" +
+	Exec(t.c, "CREATE TABLE items (id int PRIMARY KEY, embedding " + ColumnType(o, ds.dim) +
 			  (o.filtered ? ", category int" : "") + ")");
 	auto t0 = Clock::now();
 	Load(t.c, ds, cat);
@@ -516,8 +551,7 @@ BuildIndex(const Options &o, const Dataset &ds, const Target &t, const std::vect
 	TryExec(t.c, "CHECKPOINT"); // the build should not compete with flushing the load
 
 	t0 = Clock::now();
-	Exec(t.c, std::string("CREATE INDEX items_embedding_idx ON items USING hnsw (embedding ") + t.mt.opclass +
-			  ") WITH (m = " + std::to_string(o.m) + ", ef_construction = " +
+	Exec(t.c, "CREATE INDEX items_embedding_idx ON items USING hnsw (" + IndexedExpr(o, ds.dim) + ") WITH (m = " + std::to_string(o.m) + ", ef_construction = " +
 			  std::to_string(o.ef_construction) + ")");
 	double build_s = Seconds(t0);
 	TryExec(t.c, "CHECKPOINT"); // nor the queries with writing out the new index
@@ -604,7 +638,7 @@ RunInserts(const Options &o, const Dataset &ds, const Target &t)
 		vals[i] = VectorText(&vecs[size_t(i) * ds.dim], ds.dim);
 	Exec(t.c, "DROP TABLE IF EXISTS items_noindex");
 	TryExec(t.c, "CHECKPOINT"); // commits should not wait behind a checkpoint of the build
-	Exec(t.c, "CREATE TABLE items_noindex (id int PRIMARY KEY, embedding vector(" + std::to_string(ds.dim) + "))");
+	Exec(t.c, "CREATE TABLE items_noindex (id int PRIMARY KEY, embedding " + ColumnType(o, ds.dim) + ")");
 	double rate[2];
 	for (int indexed = 0; indexed <= 1; indexed++) {
 		const char *name = indexed ? "ins" : "ins_noindex";
@@ -643,6 +677,7 @@ OpenDatabase(const Options &o, const Dataset &ds, const std::string &conninfo, c
 		Die("database '" + conninfo + "' has neither prism nor pgvector installed");
 	t.system = ext.rfind("vector", 0) == 0 ? "pgvector" : "prism";
 	t.mt = MetricFor(o.metric);
+	t.dim = ds.dim;
 	fprintf(stderr, "%s (%s), %s\n", t.system.c_str(), ext.c_str(), Value(t.c, "SHOW server_version").c_str());
 	for (size_t q = 0; q < ds.nq; q++)
 		t.qtext.push_back(VectorText(&ds.query[q * ds.dim], ds.dim));
@@ -749,7 +784,10 @@ Usage()
 		"  --no-hnswlib        skip the in-process hnswlib reference\n"
 		"  --reuse             keep an earlier run's table and index if it has exactly the base rows\n"
 		"  --pin-cpu N         timed single-client phases with client and backend on CPU N (same host)\n"
-		"  --rounds N          ef_search sweep rounds, systems interleaved; the median is reported (default 3)\n");
+		"  --rounds N          ef_search sweep rounds, systems interleaved; the median is reported (default 3)\n"
+		"  --type vector|halfvec|bit  column and index: vector(D) (default), halfvec(D) with halfvec_*_ops,\n"
+		"                      or binary_quantize(embedding)::bit(D) with bit_hamming_ops and a re-rank\n"
+		"  --rerank N          bit: rows the Hamming scan returns for exact re-ordering (default 100)\n");
 	exit(2);
 }
 
@@ -788,6 +826,10 @@ ParseArgs(int argc, char **argv)
 			o.reuse = true;
 		else if (a == "--pin-cpu")
 			o.pin_cpu = std::stoi(next());
+		else if (a == "--type")
+			o.type = next();
+		else if (a == "--rerank")
+			o.rerank = std::stoi(next());
 		else if (a == "--rounds")
 			o.rounds = std::max(1, std::stoi(next()));
 		else if (a == "--ef") {
@@ -808,6 +850,8 @@ ParseArgs(int argc, char **argv)
 	if (o.data_dir.empty() || o.k < 1)
 		Usage();
 	MetricFor(o.metric);
+	if (o.type != "vector" && o.type != "halfvec" && o.type != "bit")
+		Die("unknown --type " + o.type + " (vector, halfvec, bit)");
 	return o;
 }
 
