@@ -202,16 +202,17 @@ SELECT round(pg_relation_size('hx_size_half') / pg_relation_size('hx_size_vec'):
 	round(pg_relation_size('hx_size_bit') / pg_relation_size('hx_size_vec')::numeric, 2) AS bit_to_vector,
 	(SELECT count(*) FROM prism.index_check('hx_size_half')) + (SELECT count(*) FROM prism.index_check('hx_size_bit')) AS problems;
 
--- records larger than a page (halfvec(4000): 8,000 bytes, bit(64000): 8,000 bytes) span pages:
+-- records larger than a page (halfvec(16000): 32,000 bytes, the most the index takes; bit(64000):
+-- 8,000 bytes) span pages:
 -- built, inserted into, searched (the exact top 5) and checked
-CREATE TABLE hx_big (id int, h halfvec(4000), b bit(64000));
-INSERT INTO hx_big SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 4000) WHERE i > 0)::halfvec(4000),
+CREATE TABLE hx_big (id int, h halfvec(16000), b bit(64000));
+INSERT INTO hx_big SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16000) WHERE i > 0)::halfvec(16000),
 	(SELECT string_agg(CASE WHEN random() < 0.5 THEN '1' ELSE '0' END, '') FROM generate_series(1, 64000) WHERE i > 0)::bit(64000)
 	FROM generate_series(1, 40) i;
 CREATE INDEX hx_big_h ON hx_big USING hnsw (h halfvec_l2_ops);
 CREATE INDEX hx_big_b ON hx_big USING hnsw (b bit_jaccard_ops);
 INSERT INTO hx_big SELECT id + 40, h, b FROM hx_big WHERE id <= 10;
-INSERT INTO hx_big SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 4000) WHERE i > 0)::halfvec(4000),
+INSERT INTO hx_big SELECT i, (SELECT array_agg(random()) FROM generate_series(1, 16000) WHERE i > 0)::halfvec(16000),
 	(SELECT string_agg(CASE WHEN random() < 0.5 THEN '1' ELSE '0' END, '') FROM generate_series(1, 64000) WHERE i > 0)::bit(64000)
 	FROM generate_series(51, 60) i;
 SET enable_seqscan = off;
