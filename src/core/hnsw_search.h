@@ -7,10 +7,6 @@
 //
 // Store interface (duck-typed):
 //   float distance(uint32_t id, const float *q, uint8_t *flags)  distance query->element, flags out
-//   void  distances(const uint32_t *ids, int n, const float *q, float *out)
-//         optional: out[i] = distance(ids[i], ...) for a whole neighbour list (n <= kMaxListIds),
-//         in any order inside (a paged store reads each page once for all its ids); a store
-//         with it prefetches there, and its prefetch() is not called for the list
 //   int   links(uint32_t id, int level, uint32_t *out)            copy neighbour ids, return count
 //   void  vector(uint32_t id, float *out)                          copy the stored vector
 //   float pair_distance(const float *a, const float *b)            metric distance of two vectors
@@ -21,8 +17,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
-#include <utility>
 
 #include "core/core_only.h"
 #include "core/hnsw_format.h"
@@ -81,50 +75,10 @@ template <class Store> inline bool push_candidate(Store &s, CandidateArray &a, C
 	return true;
 }
 
-// The longest id list a search scores at once: a level-0 list (2 * m links).
-constexpr int kMaxListIds = 2 * kMaxM + 1;
-
-template <class S, class = void> struct HasBatchDistances : std::false_type {};
-template <class S>
-struct HasBatchDistances<S, std::void_t<decltype(std::declval<S &>().distances(
-								(const uint32_t *) nullptr, 0, (const float *) nullptr, (float *) nullptr))>>
-	: std::true_type {};
-
-// out[i] = the distance of ids[i] (n <= kMaxListIds) through the store's batch call when it has
-// one, else one distance() per id after prefetching them all (so the memory loads overlap, as
-// hnswlib's _mm_prefetch of the next neighbour does).
-template <class Store> inline void list_distances(Store &s, const uint32_t *ids, int n, const float *q, float *out)
-{
-	if constexpr (HasBatchDistances<Store>::value) {
-		s.distances(ids, n, q, out);
-	} else {
-		for (int i = 0; i < n; i++)
-			s.prefetch(ids[i]);
-		for (int i = 0; i < n; i++) {
-			uint8_t flags;
-			out[i] = s.distance(ids[i], q, &flags);
-		}
-	}
-}
-
-// Orders ids[0..n) (n <= kMaxListIds) by the page each lies on (id / per_page), keeping list
-// order within a page: writes into pos[] the positions of ids, page by page, and into page_of[i]
-// the page of ids[i]. A paged store scores the ids of one page under one pin and lock.
-inline void order_by_page(const uint32_t *ids, int n, uint32_t per_page, uint8_t *pos, uint32_t *page_of)
-{
-	for (int i = 0; i < n; i++) {
-		uint32_t b = ids[i] / per_page;
-		page_of[i] = b;
-		int j = i;
-		for (; j > 0 && page_of[pos[j - 1]] > b; j--)
-			pos[j] = pos[j - 1];
-		pos[j] = (uint8_t) i;
-	}
-}
-
 // Scores the neighbours of `id` on `level` not visited yet, marking them visited: drops the
-// visited ids first, then scores the rest as one list (list_distances). Hands each to take(nc)
-// in list order, which returns false to stop (then this returns false).
+// visited ids first, then prefetches the rest before computing any distance, so the memory
+// loads overlap (as hnswlib's _mm_prefetch of the next neighbour does). Hands each to take(nc),
+// which returns false to stop (then this returns false).
 template <class Store, class Take>
 inline bool score_neighbors(Store &s, const float *q, uint32_t id, int level, VisitedSet &visited, uint32_t *link_buf,
 							uint64_t *distance_count, Take take)
@@ -134,13 +88,16 @@ inline bool score_neighbors(Store &s, const float *q, uint32_t id, int level, Vi
 	for (int i = 0; i < n; i++)
 		if (visited_insert(visited, link_buf[i]))
 			link_buf[fresh++] = link_buf[i];
-	float dist[kMaxListIds];
-	list_distances(s, link_buf, fresh, q, dist);
-	if (distance_count)
-		*distance_count += (uint64_t) fresh;
 	for (int i = 0; i < fresh; i++)
-		if (!take(Candidate{dist[i], link_buf[i]}))
+		s.prefetch(link_buf[i]);
+	for (int i = 0; i < fresh; i++) {
+		uint8_t flags;
+		Candidate nc{s.distance(link_buf[i], q, &flags), link_buf[i]};
+		if (distance_count)
+			(*distance_count)++;
+		if (!take(nc))
 			return false;
+	}
 	return true;
 }
 
@@ -155,13 +112,15 @@ void greedy_descend(Store &s, const float *q, Candidate &ep, int from_level, int
 		while (changed) {
 			changed = false;
 			int n = s.links(ep.id, level, link_buf);
-			float dist[kMaxListIds];
-			list_distances(s, link_buf, n, q, dist);
-			if (distance_count)
-				*distance_count += (uint64_t) n;
+			for (int i = 0; i < n; i++)	 // overlap the memory loads, as in search_layer
+				s.prefetch(link_buf[i]);
 			for (int i = 0; i < n; i++) {
-				if (dist[i] < ep.dist) {
-					ep = Candidate{dist[i], link_buf[i]};
+				uint8_t flags;
+				float d = s.distance(link_buf[i], q, &flags);
+				if (distance_count)
+					(*distance_count)++;
+				if (d < ep.dist) {
+					ep = Candidate{d, link_buf[i]};
 					changed = true;
 				}
 			}

@@ -148,8 +148,6 @@ struct PgStore {
 	bool writer;  // this backend holds kWriterLock: reads need no buffer content locks
 
 	float distance(uint32_t id, const float *q, uint8_t *flags);
-	// out[i] = distance(ids[i]): the ids of one page under one pin and lock (hnsw_search.h).
-	void distances(const uint32_t *ids, int n, const float *q, float *out);
 	void prefetch(uint32_t id);
 	int links(uint32_t id, int level, uint32_t *out);
 	void vector(uint32_t id, float *out);

@@ -7,7 +7,8 @@
 //    for cancel. A memory-context reset callback stops and joins the threads, so an ERROR (or
 //    cancel) anywhere leaves no thread running over freed memory.
 // 3. Write the pages in order through shared buffers without WAL, then WAL-log them in one
-//    bulk pass (log_newpage_range).
+//    bulk pass (log_newpage_range). Elements get their ids in graph order (graph_layout in
+//    src/core/hnsw_layout.h: linked elements share pages), not in heap order.
 // If the rows stop fitting in maintenance_work_mem, what was collected so far is built and
 // written, and the remaining rows go through the page-based insert path (with a NOTICE).
 #include <cmath>

@@ -71,9 +71,12 @@ static void lock_shared(PgStore *s, Locked *l)
 		LockBuffer(l->buf, BUFFER_LOCK_SHARE);
 }
 
-// Pins and share-locks `block`, the first page of element `id` (a link just read).
-static const unsigned char *lock_block(PgStore *s, BlockNumber block, uint32 id, Locked *l)
+// Share-locks the first page of element `id`; returns the item or NULL if the slot does not
+// exist (yet). The caller calls unlock(*l) in both cases.
+static const char *lock_element(PgStore *s, uint32 id, Locked *l)
 {
+	const IndexShape *sh = s->shape;
+	BlockNumber block = id_block(id, sh->per_page);
 	if (block == kMetaBlock || block >= s->nblocks) {
 		s->nblocks = RelationGetNumberOfBlocks(s->index);
 		if (block == kMetaBlock || block >= s->nblocks)
@@ -81,17 +84,11 @@ static const unsigned char *lock_block(PgStore *s, BlockNumber block, uint32 id,
 	}
 	l->buf = pin_block(s, block);
 	lock_shared(s, l);
-	return (const unsigned char *) BufferGetPage(l->buf);
-}
-
-// The record of element `id` on its locked first page `page` (block `block`), or NULL if the
-// slot does not exist (yet). The checks read only the page header, the line pointer and the
-// record header (the cache lines the visit needs anyway): the invariants of the page checker for
-// this record. The page-kind word at the end of the page is consulted only when they fail, to
-// word the error (from the whole page, under the lock: the ERROR releases it).
-static const char *element_item(PgStore *s, uint32 id, BlockNumber block, const unsigned char *page)
-{
-	const IndexShape *sh = s->shape;
+	// The checks below read only the page header, the line pointer and the record header (the
+	// cache lines the visit needs anyway): the invariants of the page checker for this record.
+	// The page-kind word at the end of the page is consulted only when they fail, to word the
+	// error (from the whole page, under the lock: the ERROR releases it).
+	const unsigned char *page = (const unsigned char *) BufferGetPage(l->buf);
 	uint32 off = id_slot(id, sh->per_page) + 1;
 	if (pg_page::is_new(page) || off > pg_page::item_count(page)) {
 		if (!pg_page::is_new(page) && pg_page::kind(page) == kPageElement)
@@ -102,14 +99,6 @@ static const char *element_item(PgStore *s, uint32 id, BlockNumber block, const 
 	if (rec == NULL || element_header_fault(*(const ElementHeader *) rec, sh->m) != NULL)
 		report_bad_record(s->index, *sh, block, (Page) page, id, "element record is invalid");
 	return (const char *) rec;
-}
-
-// Share-locks the first page of element `id`; returns the item or NULL if the slot does not
-// exist (yet). The caller calls unlock(*l) in both cases.
-static const char *lock_element(PgStore *s, uint32 id, Locked *l)
-{
-	BlockNumber block = id_block(id, s->shape->per_page);
-	return element_item(s, id, block, lock_block(s, block, id, l));
 }
 
 // Copies the vector of a record that spans pages into s->scratch (first chunk is locked).
@@ -152,28 +141,22 @@ static const float *gather_vector(PgStore *s, uint32 id, const char *item)
 	return s->scratch;
 }
 
-// Starts loading the buffer header and page header of `block` if the hint names a buffer for it;
-// returns that buffer's page, or NULL. Touches no locks or pins: a stale hint only wastes the
-// prefetch.
-static const char *prefetch_block(const PgStore *s, BlockNumber block)
+// Starts loading the cache lines of element `id` if its page is (probably) in the buffer the
+// hint names. Touches no locks or pins: a stale hint only wastes the prefetch.
+void PgStore::prefetch(uint32_t id)
 {
-	Buffer b = hinted_buffer(s->index, block);
+	BlockNumber block = id_block(id, shape->per_page);
+	Buffer b = hinted_buffer(index, block);
 	if (b <= 0)
-		return NULL;
+		return;
 	// The buffer header too: pinning and share-locking the page touch it first, and on a large
 	// shared_buffers it is a cache miss of its own (measured ~12% of a search in LockBufHdr).
 	__builtin_prefetch(GetBufferDescriptor(b - 1), 1);
 	const char *page = (const char *) BufferGetBlock(b);
 	__builtin_prefetch(page);
-	return page;
-}
-
-// Starts loading the first cache lines (up to 512 bytes) of the record in `slot` of `page`.
-static void prefetch_record(const PgStore *s, const char *page, uint32 slot)
-{
 	// Element pages are filled from the end: slot k sits below k earlier records.
-	const IndexShape *sh = s->shape;
-	size_t rec = MAXALIGN(sh->span > 1 ? sh->chunk : sh->record_size);
+	uint32 slot = id_slot(id, shape->per_page);
+	size_t rec = MAXALIGN(shape->span > 1 ? shape->chunk : shape->record_size);
 	size_t end = BLCKSZ - MAXALIGN(sizeof(PageOpaque));
 	if ((slot + 1) * rec > end)
 		return;
@@ -182,73 +165,26 @@ static void prefetch_record(const PgStore *s, const char *page, uint32 slot)
 		__builtin_prefetch(r + off);
 }
 
-// Starts loading the cache lines of element `id` if its page is (probably) in the buffer the
-// hint names.
-void PgStore::prefetch(uint32_t id)
-{
-	const char *page = prefetch_block(this, id_block(id, shape->per_page));
-	if (page)
-		prefetch_record(this, page, id_slot(id, shape->per_page));
-}
-
-// The distance of the query to the record `item` (its first page locked).
-static float item_distance(PgStore *s, uint32 id, const char *item, const float *q)
-{
-	const ElementHeader *h = (const ElementHeader *) item;
-	if (h->flags == kElementFree || h->flags == kElementDuplicate)
-		return INFINITY;
-	if (s->shape->span == 1)
-		return metric_distance(*s->shape, q, (const float *) (item + vector_offset(s->shape->m)));
-	return metric_distance(*s->shape, q, gather_vector(s, id, item));
-}
-
 float PgStore::distance(uint32_t id, const float *q, uint8_t *flags)
 {
 	Locked l;
 	const char *item = lock_element(this, id, &l);
-	*flags = item ? ((const ElementHeader *) item)->flags : kElementFree;
-	float d = item ? item_distance(this, id, item, q) : INFINITY;
+	if (!item) {
+		unlock(l);
+		*flags = kElementFree;
+		return INFINITY;
+	}
+	const ElementHeader *h = (const ElementHeader *) item;
+	*flags = h->flags;
+	float d;
+	if (h->flags == kElementFree || h->flags == kElementDuplicate)
+		d = INFINITY;
+	else if (shape->span == 1)
+		d = metric_distance(*shape, q, (const float *) (item + vector_offset(shape->m)));
+	else
+		d = metric_distance(*shape, q, gather_vector(this, id, item));
 	unlock(l);
 	return d;
-}
-
-// A neighbour list page by page: the ids on one page are scored under one pin and share lock
-// (the graph-order layout of the bulk build puts neighbours on the same pages), the pages in
-// block order. Records spanning pages take one access each.
-void PgStore::distances(const uint32_t *ids, int n, const float *q, float *out)
-{
-	if (shape->span > 1 || n > kMaxListIds) {
-		for (int i = 0; i < n; i++)
-			prefetch(ids[i]);
-		for (int i = 0; i < n; i++) {
-			uint8_t flags;
-			out[i] = distance(ids[i], q, &flags);
-		}
-		return;
-	}
-	uint8_t pos[kMaxListIds];
-	uint32_t page_of[kMaxListIds];
-	order_by_page(ids, n, shape->per_page, pos, page_of);
-	// Prefetch everything first, so the loads of all the pages overlap.
-	const char *page = NULL;
-	for (int i = 0; i < n; i++) {
-		int k = pos[i];
-		if (i == 0 || page_of[k] != page_of[pos[i - 1]])
-			page = prefetch_block(this, page_of[k]);
-		if (page)
-			prefetch_record(this, page, id_slot(ids[k], shape->per_page));
-	}
-	for (int i = 0; i < n;) {
-		BlockNumber block = page_of[pos[i]];
-		Locked l;
-		const unsigned char *p = lock_block(this, block, ids[pos[i]], &l);
-		for (; i < n && page_of[pos[i]] == block; i++) {
-			int k = pos[i];
-			const char *item = element_item(this, ids[k], block, p);
-			out[k] = item ? item_distance(this, ids[k], item, q) : INFINITY;
-		}
-		unlock(l);
-	}
 }
 
 void PgStore::vector(uint32_t id, float *out)

@@ -114,22 +114,6 @@ struct MemStore {
 	}
 	void vector(uint32_t id, float *out) { memcpy(out, vec(id), sizeof(float) * dims); }
 	void prefetch(uint32_t id) { __builtin_prefetch(record(id)); }
-	// The batch call, as a paged store makes it: ids grouped by page (`per_page` records a
-	// page; 0: one page), each page counted once in page_reads.
-	uint32_t per_page = 0;
-	uint64_t page_reads = 0;
-	void distances(const uint32_t *ids, int n, const float *q, float *out)
-	{
-		uint8_t pos[prism::hnsw::kMaxListIds];
-		uint32_t page_of[prism::hnsw::kMaxListIds];
-		prism::hnsw::order_by_page(ids, n, per_page ? per_page : UINT32_MAX, pos, page_of);
-		for (int i = 0; i < n; i++) {
-			int k = pos[i];
-			if (i == 0 || page_of[k] != page_of[pos[i - 1]])
-				page_reads++;
-			out[k] = pair_distance(q, vec(ids[k]));
-		}
-	}
 	// The graph store interface.
 	size_t dimensions() const { return dims; }
 	bool load(uint32_t id, int level, float *out, uint16_t *in_links)
@@ -239,10 +223,8 @@ struct SearchScratch {
 };
 
 // The scan's path: greedy descent to level 1, then an ef-wide beam on level 0. Leaves the
-// result sorted ascending in sc.result. S: a MemStore (or a store with its entry_point and
-// max_level).
-template <class S>
-inline void knn_search(S &s, SearchScratch &sc, const float *q, int ef, CandidateArray *discovered = nullptr,
+// result sorted ascending in sc.result.
+inline void knn_search(MemStore &s, SearchScratch &sc, const float *q, int ef, CandidateArray *discovered = nullptr,
 					   uint64_t *distances = nullptr)
 {
 	using namespace prism::hnsw;
