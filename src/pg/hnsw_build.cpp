@@ -7,7 +7,8 @@
 //    for cancel. A memory-context reset callback stops and joins the threads, so an ERROR (or
 //    cancel) anywhere leaves no thread running over freed memory.
 // 3. Write the pages in order through shared buffers without WAL, then WAL-log them in one
-//    bulk pass (log_newpage_range).
+//    bulk pass (log_newpage_range). Elements get their ids in graph order (graph_layout in
+//    src/core/hnsw_layout.h: linked elements share pages), not in heap order.
 // If the rows stop fitting in maintenance_work_mem, what was collected so far is built and
 // written, and the remaining rows go through the page-based insert path (with a NOTICE).
 #include <cmath>
@@ -15,6 +16,7 @@
 #include "pg/hnsw.h"
 #include "pg/vector.h"
 #include "core/hnsw_builder.h"
+#include "core/hnsw_layout.h"
 
 extern "C" {
 #include "access/tableam.h"
@@ -216,9 +218,30 @@ static void write_graph(BuildState *bs)
 			dup_records += (extra + 1 - kHeapTidsPerElement + kHeapTidsPerElement - 1) / kHeapTidsPerElement;
 	}
 	size_t records = n + dup_records;
-	// ids: element k (graph internal id or overflow record) sits at block 1 + k / per_page.
+	// Graph element order[p] is written at position p (graph_layout: neighbours share pages; one
+	// record a page needs no layout), pos_of[k] is element k's position; the overflow records
+	// keep their positions (>= n).
+	uint32 *order = (uint32 *) palloc_extended(sizeof(uint32) * (n ? n : 1), MCXT_ALLOC_HUGE);
+	uint32 *pos_of = (uint32 *) palloc_extended(sizeof(uint32) * (n ? n : 1), MCXT_ALLOC_HUGE);
+	if (span == 1 && per_page > 1 && n > 0) {
+		uint32 *work = (uint32 *) palloc_extended(sizeof(uint32) * layout_work_words(n, per_page), MCXT_ALLOC_HUGE);
+		GraphBuilder *b = bs->builder;
+		graph_layout(
+			n, builder_entry_point(b), per_page,
+			[b](uint32 id, const uint32 **links) { return builder_links(b, id, 0, links); },
+			[] { CHECK_FOR_INTERRUPTS(); }, order, work);
+		pfree(work);
+	} else {
+		for (size_t p = 0; p < n; p++)
+			order[p] = (uint32) p;
+	}
+	for (size_t p = 0; p < n; p++)
+		pos_of[order[p]] = (uint32) p;
+	// ids: the record at position p (a graph element's, or an overflow record) sits at block
+	// 1 + p / per_page; record_id takes a graph internal id (< n) or an overflow position.
 	auto record_id = [&](size_t k) -> uint32 {
-		return span > 1 ? (uint32) (1 + k * span) : (uint32) (per_page + k);
+		size_t p = k < n ? pos_of[k] : k;
+		return span > 1 ? (uint32) (1 + p * span) : (uint32) (per_page + p);
 	};
 	BlockNumber element_blocks = span > 1 ? records * span : (records + per_page - 1) / per_page;
 	BlockNumber first_upper = 1 + element_blocks;
@@ -236,7 +259,8 @@ static void write_graph(BuildState *bs)
 	size_t used = 0;
 	OffsetNumber uo = 0;
 	bool any_upper = false;
-	for (size_t j = 0; j < n; j++) {
+	for (size_t p = 0; p < n; p++) {  // in position order: offsets grow along a page
+		size_t j = order[p];
 		int level = builder_level(bs->builder, j);
 		if (level > kMaxLevel)
 			elog(ERROR, "hnsw element level %d exceeds the limit %d", level, kMaxLevel);
@@ -246,7 +270,7 @@ static void write_graph(BuildState *bs)
 			continue;
 		}
 		size_t need = MAXALIGN(upper_item_size(sh.m, level)) + sizeof(ItemIdData);
-		size_t home = j / per_page;	 // record j's page, less one (span == 1)
+		size_t home = p / per_page;	 // record j's page, less one (span == 1)
 		if (home < full_pages && page_room_used[home] + need <= page_room) {
 			page_room_used[home] += need;
 			upper_block[j] = (uint32) (1 + home);
@@ -314,14 +338,15 @@ static void write_graph(BuildState *bs)
 	int32 *pending_extra = (int32 *) palloc(sizeof(int32) * (records ? records : 1));
 	for (size_t k = 0; k < records; k++)
 		pending_extra[k] = -1;
-	for (size_t k = 0; k < records; k++) {
+	for (size_t pos = 0; pos < records; pos++) {
 		CHECK_FOR_INTERRUPTS();
 		memset(rec, 0, sh.record_size);
 		ElementHeader *h = (ElementHeader *) rec;
 		h->upper_block = kInvalidBlock;
 		h->dup_next = kInvalidId;
 		int32 extra;
-		if (k < n) {
+		size_t k = pos < n ? order[pos] : pos;	// graph internal id, or overflow position
+		if (pos < n) {
 			size_t row = builder_input_index(bs->builder, k);
 			int level = builder_level(bs->builder, k);
 			h->flags = kElementLive;
@@ -361,7 +386,7 @@ static void write_graph(BuildState *bs)
 		}
 
 		if (span == 1) {
-			OffsetNumber slot = k % per_page;
+			OffsetNumber slot = pos % per_page;
 			if (slot == 0) {
 				if (BufferIsValid(buf)) {
 					MarkBufferDirty(buf);
@@ -370,12 +395,12 @@ static void write_graph(BuildState *bs)
 				buf = new_page(index, kPageElement);
 			}
 			add_item(index, BufferGetPage(buf), rec, sh.record_size, slot + 1);
-			size_t home = k / per_page;
+			size_t home = pos / per_page;
 			if (slot == per_page - 1 && home < full_pages && page_uppers[home] > 0) {
 				// the page is full: its elements' upper items follow, in the order placed above
-				for (size_t j = home * per_page; j < Min((home + 1) * per_page, n); j++)
-					if (upper_block[j] == 1 + home)
-						add_item(index, BufferGetPage(buf), uitem, fill_upper_item(j), upper_off[j]);
+				for (size_t p = home * per_page; p < Min((home + 1) * per_page, n); p++)
+					if (upper_block[order[p]] == 1 + home)
+						add_item(index, BufferGetPage(buf), uitem, fill_upper_item(order[p]), upper_off[order[p]]);
 			}
 		} else {
 			size_t off = 0;
@@ -396,7 +421,8 @@ static void write_graph(BuildState *bs)
 
 	// Upper pages.
 	buf = InvalidBuffer;
-	for (size_t j = 0; j < n; j++) {
+	for (size_t p = 0; p < n; p++) {  // the placement order above
+		size_t j = order[p];
 		if (upper_block[j] == kInvalidBlock || upper_block[j] < first_upper)
 			continue;  // level 0, or on its element's page
 		size_t size = fill_upper_item(j);

@@ -7,10 +7,12 @@
 #include <chrono>
 #include <cmath>
 #include <memory>
+#include <random>
 #include <set>
 #include <thread>
 #include <vector>
 
+#include "core/hnsw_layout.h"
 #include "hnsw_mem_store.h"
 
 namespace {
@@ -463,6 +465,155 @@ TEST(HnswSelectNeighbors, KeepsNearestAndNeverExceedsMax)
 				}
 		}
 	}
+}
+
+// graph_layout over a list graph given as vectors: the order it returns.
+static std::vector<uint32_t> layout_of(const std::vector<std::vector<uint32_t>> &g, uint32_t entry, uint32_t per_page,
+									   int *interrupts = nullptr)
+{
+	size_t n = g.size();
+	std::vector<uint32_t> order(n), work(layout_work_words(n, per_page));
+	graph_layout(
+		n, entry, per_page,
+		[&](uint32_t id, const uint32_t **out) {
+			*out = g[id].data();
+			return (int) g[id].size();
+		},
+		[&] {
+			if (interrupts)
+				(*interrupts)++;
+		},
+		order.data(), work.data());
+	return order;
+}
+
+static bool is_permutation_of_ids(const std::vector<uint32_t> &order)
+{
+	std::vector<bool> seen(order.size(), false);
+	for (uint32_t id : order) {
+		if (id >= order.size() || seen[id])
+			return false;
+		seen[id] = true;
+	}
+	return true;
+}
+
+// Every element once, whatever the graph: unreachable parts, links past n, tiny graphs.
+TEST(HnswLayout, PlacesEveryElementOnce)
+{
+	std::mt19937 rng(11);
+	for (int round = 0; round < 50; round++) {
+		size_t n = rng() % 300;
+		std::vector<std::vector<uint32_t>> g(n);
+		for (auto &l : g) {
+			int deg = rng() % 8;  // some elements have no links: unreached unless linked to
+			for (int i = 0; i < deg; i++)
+				l.push_back(rng() % (n + 5));  // a few ids past n, which are ignored
+		}
+		uint32_t entry = n ? (uint32_t) (rng() % (n + 1)) : kInvalidId;	 // n: no valid entry
+		for (uint32_t per_page : {1u, 2u, 13u, 400u}) {
+			std::vector<uint32_t> order = layout_of(g, entry, per_page);
+			EXPECT_TRUE(is_permutation_of_ids(order)) << "n " << n << " per_page " << per_page;
+			if (n > 0 && entry < n && per_page == 1) {
+				EXPECT_EQ(order[0], entry) << "the walk starts at the entry point";
+			}
+		}
+	}
+	int interrupts = 0;
+	std::vector<std::vector<uint32_t>> chain(20000);
+	for (uint32_t i = 0; i + 1 < chain.size(); i++)
+		chain[i].push_back(i + 1);
+	EXPECT_TRUE(is_permutation_of_ids(layout_of(chain, 0, 13, &interrupts)));
+	EXPECT_GE(interrupts, 4) << "interrupt() every few thousand elements";
+}
+
+// Two cliques of 13 joined by one link, their elements interleaved by id: each gets a page.
+TEST(HnswLayout, CliqueFillsAPage)
+{
+	std::vector<std::vector<uint32_t>> g(26);
+	for (uint32_t a = 0; a < 26; a++)
+		for (uint32_t b = 0; b < 26; b++)
+			if (a != b && a % 2 == b % 2)
+				g[a].push_back(b);
+	g[0].push_back(1);
+	std::vector<uint32_t> order = layout_of(g, 0, 13);
+	ASSERT_TRUE(is_permutation_of_ids(order));
+	for (int i = 0; i < 13; i++) {
+		EXPECT_EQ(order[i] % 2, 0u) << i;
+		EXPECT_EQ(order[13 + i] % 2, 1u) << i;
+	}
+}
+
+// The fixture's graph relabelled by graph_layout: the same search (same elements found) touches
+// fewer pages than in insertion order, and its neighbour lists span fewer pages.
+TEST(HnswLayout, FewerPagesPerSearch)
+{
+	Fixture &f = l2_fixture();
+	MemStore &s = f.store;
+	const uint32_t per_page = 13;
+	std::vector<std::vector<uint32_t>> g(s.size());
+	std::vector<uint32_t> buf(2 * f.m + 1);
+	for (uint32_t id = 0; id < s.size(); id++) {
+		int nl = s.links(id, 0, buf.data());
+		g[id].assign(buf.begin(), buf.begin() + nl);
+	}
+	std::vector<uint32_t> order = layout_of(g, s.entry_point, per_page);
+	ASSERT_TRUE(is_permutation_of_ids(order));
+	std::vector<uint32_t> pos(order.size());
+	for (uint32_t p = 0; p < order.size(); p++)
+		pos[order[p]] = p;
+	MemStore r;	 // element k at id pos[k]
+	r.init(s.size(), f.dims, f.m, Metric::L2);
+	for (uint32_t k = 0; k < s.size(); k++) {
+		r.set_vector(pos[k], s.vec(k));
+		r.set_level(pos[k], s.levels[k]);
+		for (int l = 0; l <= s.levels[k]; l++) {
+			int nl = s.links(k, l, buf.data());
+			for (int i = 0; i < nl; i++)
+				buf[i] = pos[buf[i]];
+			r.set_links(pos[k], l, buf.data(), nl);
+		}
+	}
+	r.entry_point = pos[s.entry_point];
+	r.max_level = s.max_level;
+	auto pages_per_list = [&](MemStore &m) {
+		size_t pages = 0;
+		for (uint32_t id = 0; id < m.size(); id++) {
+			int nl = m.links(id, 0, buf.data());
+			std::set<uint32_t> p;
+			for (int i = 0; i < nl; i++)
+				p.insert(buf[i] / per_page);
+			pages += p.size();
+		}
+		return double(pages) / m.size();
+	};
+	double before = pages_per_list(s), after = pages_per_list(r);
+	EXPECT_LT(after, before * 0.97) << before << " -> " << after;
+	// Pages a search touches: those of the elements it computed a distance for.
+	auto pages_touched = [&](const CandidateArray &discovered, const std::vector<uint32_t> *to_new) {
+		std::set<uint32_t> p;
+		for (size_t i = 0; i < discovered.size; i++)
+			p.insert((to_new ? (*to_new)[discovered.items[i].id] : discovered.items[i].id) / per_page);
+		return p.size();
+	};
+	size_t touched_before = 0, touched_after = 0;
+	SearchScratch a(s.size(), f.m, 64), b(s.size(), f.m, 64);
+	for (size_t qi = 0; qi < 50; qi++) {
+		prism_test::knn_search(s, a, f.query(qi), 64, &a.discovered);
+		prism_test::knn_search(r, b, f.query(qi), 64, &b.discovered);
+		ASSERT_EQ(a.result.size, b.result.size);
+		for (size_t i = 0; i < a.result.size; i++) {
+			EXPECT_EQ(pos[a.result.items[i].id], b.result.items[i].id);
+			EXPECT_EQ(a.result.items[i].dist, b.result.items[i].dist);
+		}
+		ASSERT_EQ(a.discovered.size, b.discovered.size);
+		touched_before += pages_touched(a.discovered, nullptr);
+		touched_after += pages_touched(b.discovered, nullptr);
+		EXPECT_EQ(pages_touched(a.discovered, &pos), pages_touched(b.discovered, nullptr));
+	}
+	EXPECT_LT(touched_after, touched_before * 0.9) << touched_before << " -> " << touched_after;
+	RecordProperty("pages_per_list", std::to_string(before) + " -> " + std::to_string(after));
+	RecordProperty("pages_touched", std::to_string(touched_before) + " -> " + std::to_string(touched_after));
 }
 
 TEST(HnswVisited, MarksAndEpochs)
