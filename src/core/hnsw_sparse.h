@@ -130,11 +130,11 @@ struct SparseChunkPlace {
 // Most chunks an element of kSparseMaxIndexNnz non-zeros can need (about 1,000 fit a page).
 constexpr int kSparseMaxChunks = 24;
 
-// A packer whose current page is an existing one with `items` line pointers and `space` bytes
-// between pd_lower and pd_upper (items 0 and space 0: no page yet).
-inline SparsePacker sparse_packer(uint32_t items, size_t space, size_t fresh_space)
+// A packer with no page yet (has_page false), or whose current page (page 0) is an existing one
+// with `items` line pointers and `space` bytes between pd_lower and pd_upper.
+inline SparsePacker sparse_packer(bool has_page, uint32_t items, size_t space, size_t fresh_space)
 {
-	return SparsePacker{space > 0 ? 1u : 0u, items, space, fresh_space};
+	return has_page ? SparsePacker{1u, items, space, fresh_space} : SparsePacker{0u, 0u, 0, fresh_space};
 }
 
 // Places the chunks of an element of nnz (> 0) non-zeros; returns how many (at most max).

@@ -37,6 +37,9 @@ BlockNumber sparse_build_write(Relation index, const float *const *elems, size_t
 // VACUUM: frees the chunks of the side item a freed record's words name (one WAL record a chunk).
 void sparse_free_item(Relation index, BufferAccessStrategy strategy, const void *words);
 
+// VACUUM, after the last sparse_free_item: makes the room it recorded findable.
+void sparse_vacuum_done(Relation index);
+
 // index_check: whether the side item of `words` is sound; else *why says what is wrong.
 bool sparse_check_item(Relation index, const IndexShape &sh, const void *words, char *why, size_t why_len);
 

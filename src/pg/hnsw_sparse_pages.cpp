@@ -14,6 +14,7 @@
 
 extern "C" {
 #include "miscadmin.h"
+#include "storage/freespace.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
 }
@@ -213,7 +214,9 @@ static void put_chunk(Relation index, Page page, const int32 *pairs, uint32 nnz,
 	size_t size = sparse_chunk_size(places[i].count);
 	sparse_chunk_write(pairs, nnz, places[i].first, places[i].count, next, next_off, item);
 	if (PageAddItem(page, (Item) item, size, places[i].offset, false, false) != places[i].offset)
-		elog(ERROR, "failed to add a sparse chunk to hnsw index \"%s\"", RelationGetRelationName(index));
+		elog(ERROR, "failed to add a sparse chunk of %zu bytes at item %u to hnsw index \"%s\" (page has %u items, %zu bytes free)",
+			 size, (unsigned) places[i].offset, RelationGetRelationName(index), (unsigned) PageGetMaxOffsetNumber(page),
+			 PageGetFreeSpace(page));
 }
 
 static int place_element(SparsePacker &p, uint32 nnz, SparseChunkPlace *places)
@@ -234,20 +237,40 @@ bool sparse_insert_item(Relation index, const IndexShape &sh, const float *vec, 
 		return false;
 	}
 	const int32 *pairs = sparse_handle_pairs(h);
-	// page 0 of the packer is the metapage's last sparse page when there is one
+	// Page 0 of the packer: a sparse page VACUUM left room on (the free space map knows them)
+	// if one fits the element's first chunk whole, else the metapage's last sparse page.
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	Buffer bufs[kSparseMaxChunks + 1];
 	BlockNumber blocks[kSparseMaxChunks + 1];
-	SparsePacker p = sparse_packer(0, 0, element_item_space());
-	bool have_last = *last_block != 0 && *last_block != kInvalidBlock && *last_block < nblocks;
-	if (have_last) {
-		bufs[0] = ReadBuffer(index, *last_block);
+	SparsePacker p = sparse_packer(false, 0, 0, element_item_space());
+	size_t first_need = sparse_chunk_size(Min(h.nnz, sparse_chunk_pairs(element_max_item(), h.nnz))) + sizeof(ItemIdData);
+	BlockNumber reuse = GetPageWithFreeSpace(index, first_need);
+	bool have_last = false, reused = false;
+	if (reuse != InvalidBlockNumber && reuse != kMetaBlock && reuse < nblocks) {
+		bufs[0] = ReadBuffer(index, reuse);
 		LockBuffer(bufs[0], BUFFER_LOCK_EXCLUSIVE);
 		Page page = BufferGetPage(bufs[0]);
-		verify_page(index, sh, *last_block, page, &nblocks, kPageSparse);
-		PageHeader ph = (PageHeader) page;
-		p = sparse_packer(PageGetMaxOffsetNumber(page), ph->pd_upper - ph->pd_lower, element_item_space());
+		if (!PageIsNew(page) && page_opaque(page)->kind == kPageSparse && PageGetFreeSpace(page) >= first_need) {
+			verify_page(index, sh, reuse, page, &nblocks, kPageSparse);
+			have_last = reused = true;
+			blocks[0] = reuse;
+		} else {
+			// the map was stale: correct it
+			Size free = PageIsNew(page) || page_opaque(page)->kind != kPageSparse ? 0 : PageGetFreeSpace(page);
+			UnlockReleaseBuffer(bufs[0]);
+			RecordPageWithFreeSpace(index, reuse, free);
+		}
+	}
+	if (!have_last && *last_block != 0 && *last_block != kInvalidBlock && *last_block < nblocks) {
+		bufs[0] = ReadBuffer(index, *last_block);
+		LockBuffer(bufs[0], BUFFER_LOCK_EXCLUSIVE);
+		verify_page(index, sh, *last_block, BufferGetPage(bufs[0]), &nblocks, kPageSparse);
+		have_last = true;
 		blocks[0] = *last_block;
+	}
+	if (have_last) {
+		PageHeader ph = (PageHeader) BufferGetPage(bufs[0]);
+		p = sparse_packer(true, PageGetMaxOffsetNumber((Page) ph), ph->pd_upper - ph->pd_lower, element_item_space());
 	}
 	SparseChunkPlace places[kSparseMaxChunks];
 	int n = place_element(p, h.nnz, places);
@@ -271,14 +294,17 @@ bool sparse_insert_item(Relation index, const IndexShape &sh, const float *vec, 
 		for (int i = 0; i < n; i++)
 			if (places[i].page == pg)
 				put_chunk(index, page, pairs, h.nnz, places, n, i, blocks, item);
+		Size free = PageGetFreeSpace(page);
 		GenericXLogFinish(state);
 		UnlockReleaseBuffer(bufs[pg]);
+		if (pg == 0 && reused)
+			RecordPageWithFreeSpace(index, blocks[0], free);
 	}
 	pfree(item);
 	SparseHandle disk = sparse_disk_handle(h.nnz, blocks[places[0].page], places[0].offset);
 	memcpy(out, &disk, sizeof(disk));
 	BlockNumber last = blocks[p.pages - 1];
-	if (last == *last_block)
+	if (last == *last_block || (reused && p.pages == 1))
 		return false;
 	*last_block = last;
 	return true;
@@ -287,7 +313,7 @@ bool sparse_insert_item(Relation index, const IndexShape &sh, const float *vec, 
 SparseHandle *sparse_build_plan(const float *const *elems, size_t n, BlockNumber first)
 {
 	SparseHandle *out = (SparseHandle *) palloc_extended(sizeof(SparseHandle) * Max(n, (size_t) 1), MCXT_ALLOC_HUGE);
-	SparsePacker p = sparse_packer(0, 0, element_item_space());
+	SparsePacker p = sparse_packer(false, 0, 0, element_item_space());
 	SparseChunkPlace places[kSparseMaxChunks];
 	for (size_t k = 0; k < n; k++) {
 		SparseHandle h = sparse_handle(elems[k]);
@@ -303,7 +329,7 @@ SparseHandle *sparse_build_plan(const float *const *elems, size_t n, BlockNumber
 
 BlockNumber sparse_build_write(Relation index, const float *const *elems, size_t n, BlockNumber first)
 {
-	SparsePacker p = sparse_packer(0, 0, element_item_space());
+	SparsePacker p = sparse_packer(false, 0, 0, element_item_space());
 	SparseChunkPlace places[kSparseMaxChunks];
 	BlockNumber blocks[kSparseMaxChunks];
 	char *item = (char *) palloc(element_item_space());
@@ -384,13 +410,17 @@ void sparse_free_item(Relation index, BufferAccessStrategy strategy, const void 
 		SparseChunkHeader hd;
 		memcpy(&hd, c, sizeof(hd));
 		PageIndexTupleDeleteNoCompact(page, off);
+		Size free = PageGetFreeSpace(page);
 		GenericXLogFinish(state);
 		UnlockReleaseBuffer(buf);
+		RecordPageWithFreeSpace(index, block, free);  // inserts reuse the room (sparse_insert_item)
 		first += hd.count;
 		block = hd.next_block;
 		off = hd.next_offset;
 	}
 }
+
+void sparse_vacuum_done(Relation index) { FreeSpaceMapVacuum(index); }
 
 bool sparse_check_item(Relation index, const IndexShape &sh, const void *words, char *why, size_t why_len)
 {

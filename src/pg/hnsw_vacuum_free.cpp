@@ -152,8 +152,10 @@ void free_slots(Cleanup *c)
 		vacuum_delay_point();
 		sparse_free_item(c->index, c->strategy, &handles[i]);
 	}
-	if (handles)
+	if (handles) {
 		pfree(handles);
+		sparse_vacuum_done(c->index);
+	}
 }
 
 }  // namespace hnsw
