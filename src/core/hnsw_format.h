@@ -15,6 +15,9 @@
 // full element page (line pointers per_page+1...): the bulk build puts an element's upper links
 // on its own page when they fit, inserts on the last full element page with room: no upper
 // pages while those have space, and (bulk) no second buffer visit per upper hop.
+// Sparse elements (MetaPageData::element 3, sparsevec classes) store a 16-byte handle as their
+// element words; the non-zeros are chunk items on sparse data pages (kPageSparse), which only
+// such indexes have (hnsw_sparse.h). Added without a version bump: older indexes have neither.
 // Changing any of this requires bumping kFormatVersion.
 #pragma once
 
