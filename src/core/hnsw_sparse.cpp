@@ -9,6 +9,8 @@ namespace hnsw {
 bool encode_sparse_element(Metric metric, const SparseView &v, int32_t *pairs)
 {
 	float *vals = (float *) (pairs + v.nnz);
+	if (v.nnz == 0)
+		return metric != Metric::Cosine;  // (an empty view may hold null pointers)
 	memcpy(pairs, v.indices, sizeof(int32_t) * (size_t) v.nnz);
 	if (metric != Metric::Cosine) {
 		memcpy(vals, v.values, sizeof(float) * (size_t) v.nnz);
