@@ -19,7 +19,7 @@ RELEASED_SQL = $(sort $(wildcard src/sql/released/$(EXTENSION)--*.sql))
 # order. A new src/sql/NN_topic.sql file must be listed here, or updated installs lack it
 # (test/t/150_upgrade.sh compares an updated install with a fresh one).
 PREV_VERSION = 0.1.0
-SQL_NEW_IN_0_2_0 = src/sql/12_halfvec.sql src/sql/13_sparsevec.sql src/sql/14_bit.sql src/sql/21_hnsw_bound.sql src/sql/22_hnsw_types.sql \
+SQL_NEW_IN_0_2_0 = src/sql/12_halfvec.sql src/sql/13_sparsevec.sql src/sql/14_bit.sql src/sql/21_hnsw_bound.sql src/sql/22_hnsw_types.sql src/sql/23_hnsw_sparsevec.sql \
 	src/sql/40_collections.sql src/sql/41_collections_query.sql src/sql/50_ivfflat.sql src/sql/51_ivfflat_info.sql \
 	src/sql/52_ivfflat_types.sql
 SQL_NEW = $(SQL_NEW_IN_0_2_0)

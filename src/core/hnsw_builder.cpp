@@ -65,9 +65,10 @@ private:
 
 class GraphBuilder {
 public:
-	// Under inner product the graph is built as an l2 graph over lifted vectors (see lift()).
+	// Under inner product the graph is built as an l2 graph over lifted vectors (see lift()),
+	// except for sparse elements: their dimensions can be huge, and their data is a handle.
 	explicit GraphBuilder(const BuildParams &p)
-		: params(p), lifted(p.metric == Metric::InnerProduct),
+		: params(p), lifted(p.metric == Metric::InnerProduct && p.element != ElementKind::Sparse),
 		  lift_norm_sq(lifted ? max_norm_sq(p) : 0),
 		  space(lifted ? ElementKind::Float32 : p.element, lifted ? Metric::L2 : p.metric, lifted ? p.dims + 1 : p.dims,
 				builder_stored_words(p.element, p.metric, p.dims)),
@@ -223,7 +224,7 @@ public:
 	void finish_graph()
 	{
 		try {
-			if (lifted)
+			if (params.metric == Metric::InnerProduct)
 				fill_lists();
 			connect_unreached_elements();
 		} catch (const std::exception &e) {
@@ -430,7 +431,8 @@ int builder_max_level(GraphBuilder *b) noexcept { return b->graph.maxlevel_; }
 
 size_t builder_stored_words(ElementKind element, Metric metric, size_t dims) noexcept
 {
-	return metric == Metric::InnerProduct ? dims + 1 : element_words(element, (uint32_t) dims);
+	return metric == Metric::InnerProduct && element != ElementKind::Sparse ? dims + 1
+																			 : element_words(element, (uint32_t) dims);
 }
 
 size_t builder_memory_estimate(size_t n, size_t dims, int m) noexcept

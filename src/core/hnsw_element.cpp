@@ -8,6 +8,7 @@
 
 #include "core/bit_distance.h"
 #include "core/half.h"
+#include "core/hnsw_sparse.h"
 
 namespace prism {
 namespace hnsw {
@@ -60,6 +61,9 @@ ElementSpace element_space(ElementKind kind, Metric metric, uint32_t dims)
 		s.param = ((size_t) dims + 7) / 8;	// the bit kernels count bytes
 		break;
 	}
+	case ElementKind::Sparse:
+		s.raw = metric == Metric::L2 ? sparse_handle_l2sq : metric == Metric::L1 ? sparse_handle_l1 : sparse_handle_dot;
+		break;
 	}
 	return s;
 }

@@ -1,6 +1,7 @@
 // The element an hnsw index stores per row, as a parameter of the graph code: float32 vectors,
 // half-precision vectors (2 bytes a dimension) or bit strings (1 bit a dimension), each with
-// the distance kernels of the operator class' metric.
+// the distance kernels of the operator class' metric, or sparse vectors (only their non-zeros,
+// through a 16-byte handle: hnsw_sparse.h).
 //
 // The graph code (hnsw_search.h, hnsw_graph.h, the builder, the page store) handles a stored
 // element as an opaque run of 32-bit words (`element_words`, padded with zero bytes): it copies,
@@ -23,14 +24,15 @@ namespace hnsw {
 
 // Stored in the metapage (MetaPageData::element); 0 is float32 so metapages written before the
 // field existed (zero there) read as what they hold.
-enum class ElementKind : uint8_t { Float32 = 0, Half = 1, Bit = 2 };
-constexpr uint8_t kElementKindLast = (uint8_t) ElementKind::Bit;
+enum class ElementKind : uint8_t { Float32 = 0, Half = 1, Bit = 2, Sparse = 3 };
+constexpr uint8_t kElementKindLast = (uint8_t) ElementKind::Sparse;
 
 // Dimensions an index of each kind accepts (the type's own maximum; records larger than a page
 // span pages).
 constexpr uint32_t kMaxFloat32Dims = 16000;
 constexpr uint32_t kMaxHalfDims = 16000;
 constexpr uint32_t kMaxBitDims = 64000;
+constexpr uint32_t kMaxSparseDims = 1000000000;  // sparsevec's (kSparsevecMaxDim)
 
 inline uint32_t element_max_dims(ElementKind kind)
 {
@@ -41,6 +43,8 @@ inline uint32_t element_max_dims(ElementKind kind)
 		return kMaxHalfDims;
 	case ElementKind::Bit:
 		return kMaxBitDims;
+	case ElementKind::Sparse:
+		return kMaxSparseDims;
 	}
 	return 0;
 }
@@ -54,11 +58,14 @@ inline const char *element_kind_name(ElementKind kind)
 		return "halfvec";
 	case ElementKind::Bit:
 		return "bit";
+	case ElementKind::Sparse:
+		return "sparsevec";
 	}
 	return "unknown";
 }
 
-// 32-bit words of one stored element of `dims` dimensions (0 for an unknown kind).
+// 32-bit words of one stored element of `dims` dimensions (0 for an unknown kind); a sparse
+// element's are its handle (hnsw_sparse.h), whatever its dimensions.
 inline size_t element_words(ElementKind kind, uint32_t dims)
 {
 	switch (kind) {
@@ -68,18 +75,21 @@ inline size_t element_words(ElementKind kind, uint32_t dims)
 		return ((size_t) dims + 1) / 2;
 	case ElementKind::Bit:
 		return ((size_t) dims + 31) / 32;
+	case ElementKind::Sparse:
+		return 4;
 	}
 	return 0;
 }
 inline size_t element_bytes(ElementKind kind, uint32_t dims) { return element_words(kind, dims) * 4; }
 
-// Whether an index of this kind can use `metric` (float kinds: l2, inner product, cosine, l1;
+// Whether an index of this kind can use `metric` (float and sparse kinds: l2, inner product, cosine, l1;
 // bit: hamming, jaccard).
 inline bool element_metric_valid(ElementKind kind, Metric metric)
 {
 	switch (kind) {
 	case ElementKind::Float32:
 	case ElementKind::Half:
+	case ElementKind::Sparse:
 		return metric == Metric::L2 || metric == Metric::InnerProduct || metric == Metric::Cosine ||
 			   metric == Metric::L1;
 	case ElementKind::Bit:

@@ -15,6 +15,9 @@
 // full element page (line pointers per_page+1...): the bulk build puts an element's upper links
 // on its own page when they fit, inserts on the last full element page with room: no upper
 // pages while those have space, and (bulk) no second buffer visit per upper hop.
+// Sparse elements (MetaPageData::element 3, sparsevec classes) store a 16-byte handle as their
+// element words; the non-zeros are chunk items on sparse data pages (kPageSparse), which only
+// such indexes have (hnsw_sparse.h). Added without a version bump: older indexes have neither.
 // Changing any of this requires bumping kFormatVersion.
 #pragma once
 
@@ -44,7 +47,14 @@ constexpr int kDefaultEfConstruction = 64;
 enum class Metric : uint8_t { L2 = 1, InnerProduct = 2, Cosine = 3, L1 = 4, Hamming = 5, Jaccard = 6 };
 constexpr uint8_t kMetricLast = (uint8_t) Metric::Jaccard;
 
-enum PageKind : uint16_t { kPageMeta = 0x5001, kPageElement = 0x5002, kPageUpper = 0x5003, kPageContinuation = 0x5004 };
+// kPageSparse: side items of sparse elements (hnsw_sparse.h); pages of other kinds never hold them.
+enum PageKind : uint16_t {
+	kPageMeta = 0x5001,
+	kPageElement = 0x5002,
+	kPageUpper = 0x5003,
+	kPageContinuation = 0x5004,
+	kPageSparse = 0x5005
+};
 
 // Element flags.
 constexpr uint8_t kElementFree = 0;		  // slot unused (never written or reclaimed by vacuum)
@@ -96,7 +106,10 @@ struct MetaPageData {
 	// Added after format 3 was first written, in bytes that were zero before: ElementKind
 	// (hnsw_element.h), 0 = float32. pd_lower of older metapages ends before it.
 	uint8_t element;
-	uint8_t reserved3[7];
+	uint8_t reserved3[3];
+	// Sparse data page new side items go to (sparse elements only); 0 (never a sparse page: the
+	// metapage) when there is none yet, as in metapages written before the field existed.
+	uint32_t last_sparse_block;
 };
 // Metapage bytes every format-3 metapage covers with pd_lower (the fields before `element`).
 constexpr size_t kMetaRequiredSize = 56;

@@ -2,6 +2,7 @@
 // an offset proven to lie inside the block first, so no byte pattern makes it read outside the
 // page or misaligned.
 #include "core/hnsw_page_check.h"
+#include "core/hnsw_sparse.h"
 
 #include <cstdarg>
 #include <cstdio>
@@ -284,6 +285,29 @@ PageCheck check_meta_page(const void *page_, uint32_t nblocks, MetaPageData *met
 	return out;
 }
 
+// A sparse chunk's own invariants (its place in its element is index_check's to verify):
+// its size, a next chunk inside the index, ascending indices below dims, finite values.
+bool check_sparse_chunk(const Checker &c, uint16_t item, const unsigned char *p, uint32_t len)
+{
+	SparseChunkHeader h;
+	if (len < sizeof(h))
+		return fail(c.out, item, "sparse chunk %u is shorter than its header", item), false;
+	memcpy(&h, p, sizeof(h));
+	if (h.count == 0 || h.count > kSparseMaxIndexNnz || sparse_chunk_size(h.count) != len)
+		return fail(c.out, item, "sparse chunk %u holds %u non-zeros in %u bytes", item, h.count, len), false;
+	if (h.next_block != kInvalidBlock && (h.next_block == 0 || h.next_block >= c.shape->nblocks)) {
+		if (h.next_block >= c.shape->nblocks)
+			c.out->beyond_end = true;
+		return fail(c.out, item, "sparse chunk %u continues at block %u, outside the index", item, h.next_block), false;
+	}
+	int32_t last;
+	const char *why = sparse_chunk_fault(p, len, h.first, h.first + h.count + (h.next_block != kInvalidBlock),
+										 c.shape->dims, -1, &last);
+	if (why)
+		return fail(c.out, item, "item %u: %s", item, why), false;
+	return true;
+}
+
 PageCheck check_page(const void *page_, uint32_t blkno, const PageShape &shape)
 {
 	const unsigned char *page = (const unsigned char *) page_;
@@ -349,6 +373,16 @@ PageCheck check_page(const void *page_, uint32_t blkno, const PageShape &shape)
 		check_item(page, 1, lp.len, &out);
 		return out;
 	}
+	case kPageSparse:
+		// side items of sparse elements; unused line pointers are chunks VACUUM freed
+		for (uint32_t off = 1; off <= n; off++) {
+			if (line_pointer(page, off).flags == 0)
+				continue;
+			uint32_t at = check_item(page, off, 0, &out);
+			if (at == 0 || !check_sparse_chunk(c, (uint16_t) off, page + at, line_pointer(page, off).len))
+				return out;
+		}
+		return out;
 	case kPageMeta:
 		fail(&out, 0, "a second metapage");
 		return out;

@@ -48,7 +48,7 @@ struct IndexShape {
 	uint32 chunk;
 	uint32 entry_point;
 	int entry_level;
-	ElementKind element;  // what the opclass stores per row (float32, half, bit)
+	ElementKind element;  // what the opclass stores per row (float32, half, bit, sparse)
 	size_t words;		  // 32-bit words of one stored element (element_words)
 	ElementSpace space;	  // its kernel under `metric`
 };
@@ -138,6 +138,9 @@ void corrupt_read_context(void *arg);
 // skips them); fills *meta.
 void verify_meta(Relation index, Page page, BlockNumber nblocks, MetaPageData *meta);
 
+struct SparseReads;
+float sparse_store_pair_distance(struct PgStore *s, const float *a, const float *b);
+
 // The buffer-backed graph store used by search and insert (hnsw_store.cpp).
 struct PgStore {
 	Relation index;
@@ -146,6 +149,7 @@ struct PgStore {
 	float *scratch;	 // one stored element (shape->words), for records spanning pages
 	uint64 pages_read;
 	bool writer;  // this backend holds kWriterLock: reads need no buffer content locks
+	SparseReads *sparse;  // sparse elements: buffers for their side items (hnsw_sparse.h)
 
 	float distance(uint32_t id, const float *q, uint8_t *flags);
 	void prefetch(uint32_t id);
@@ -153,7 +157,10 @@ struct PgStore {
 	void vector(uint32_t id, float *out);
 	// Copies the vector of live/deleted elements and (in_links0 non-null) their in-link count.
 	uint8_t vector_flags(uint32_t id, float *out, uint16_t *in_links0 = nullptr);
-	float pair_distance(const float *a, const float *b) { return metric_distance(*shape, a, b); }
+	float pair_distance(const float *a, const float *b)
+	{
+		return sparse ? sparse_store_pair_distance(this, a, b) : metric_distance(*shape, a, b);
+	}
 	bool grow(CandidateArray &a, size_t need);
 };
 void store_init(PgStore *s, Relation index, const IndexShape *shape);
@@ -164,7 +171,7 @@ struct PgGraphReads {
 	PgStore *store;
 
 	size_t dimensions() const { return store->shape->words; }
-	float pair_distance(const float *a, const float *b) const { return metric_distance(*store->shape, a, b); }
+	float pair_distance(const float *a, const float *b) const { return store->pair_distance(a, b); }
 	int links(uint32 id, int level, uint32 *out) { return store->links(id, level, out); }
 	void vector(uint32 id, float *out) { store->vector(id, out); }
 	uint16 stored_in_links(uint32 id);

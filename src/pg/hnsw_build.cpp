@@ -14,6 +14,7 @@
 #include <cmath>
 
 #include "pg/hnsw.h"
+#include "pg/hnsw_sparse.h"
 #include "pg/vector.h"
 #include "core/hnsw_builder.h"
 #include "core/hnsw_layout.h"
@@ -51,6 +52,7 @@ struct BuildState {
 	size_t hash_size;
 	size_t budget;		 // bytes allowed by maintenance_work_mem
 	size_t row_bytes;	 // estimated bytes per row (our copy + hnswlib)
+	size_t sparse_bytes;  // non-zeros of the collected sparse rows (their handles point there)
 	bool on_disk;		 // graph written; remaining rows are inserted page by page
 	double heap_tuples;
 	double index_tuples;
@@ -290,6 +292,19 @@ static void write_graph(BuildState *bs)
 	}
 	BlockNumber last_upper = any_upper ? ub : kInvalidBlock;
 
+	// Sparse elements: their side items go on sparse pages after the upper pages; the records
+	// hold the handles planned here.
+	bool sparse = sh.element == ElementKind::Sparse;
+	BlockNumber first_sparse = any_upper ? ub + 1 : first_upper;
+	const float **sparse_elems = NULL;
+	SparseHandle *sparse_handles = NULL;
+	if (sparse) {
+		sparse_elems = (const float **) palloc_extended(sizeof(float *) * (n ? n : 1), MCXT_ALLOC_HUGE);
+		for (size_t k = 0; k < n; k++)
+			sparse_elems[k] = bs->vecs + builder_input_index(bs->builder, k) * sh.words;
+		sparse_handles = sparse_build_plan(sparse_elems, n, first_sparse);
+	}
+
 	// Metapage.
 	Buffer mbuf = new_page(index, kPageMeta);
 	if (BufferGetBlockNumber(mbuf) != kMetaBlock)
@@ -360,7 +375,10 @@ static void write_graph(BuildState *bs)
 			uint32 *dst = (uint32 *) (rec + links0_offset());
 			for (int i = 0; i < nl; i++)
 				dst[i] = record_id(links[i]);
-			memcpy(rec + voff, bs->vecs + row * sh.words, sizeof(float) * sh.words);
+			if (sparse)
+				memcpy(rec + voff, &sparse_handles[k], sizeof(SparseHandle));
+			else
+				memcpy(rec + voff, bs->vecs + row * sh.words, sizeof(float) * sh.words);
 			set_tid(&h->tids[0], &bs->tids[row]);
 			h->n_tids = 1;
 			extra = bs->extra_head[row];
@@ -441,6 +459,19 @@ static void write_graph(BuildState *bs)
 		MarkBufferDirty(buf);
 		UnlockReleaseBuffer(buf);
 	}
+
+	// Sparse pages, then the metapage's hint of the last one.
+	if (sparse) {
+		if (RelationGetNumberOfBlocks(index) != first_sparse)
+			elog(ERROR, "hnsw build wrote %u pages before the sparse pages, expected %u",
+				 RelationGetNumberOfBlocks(index), first_sparse);
+		BlockNumber last_sparse = sparse_build_write(index, sparse_elems, n, first_sparse);
+		Buffer mb = ReadBuffer(index, kMetaBlock);
+		LockBuffer(mb, BUFFER_LOCK_EXCLUSIVE);
+		page_meta(BufferGetPage(mb))->last_sparse_block = last_sparse;
+		MarkBufferDirty(mb);
+		UnlockReleaseBuffer(mb);
+	}
 	bs->index_tuples += bs->rows;
 }
 
@@ -482,6 +513,8 @@ static void build_callback(Relation index, ItemPointer tid, Datum *values, bool 
 			bs->index_tuples++;
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->index_tuples);
 		}
+		if (bs->shape.element == ElementKind::Sparse && sparse_handle(v).nnz > 0)
+			pfree((void *) sparse_handle_pairs(sparse_handle(v)));
 		pfree(v);
 		MemoryContextSwitchTo(old);
 		return;
@@ -507,8 +540,10 @@ static void build_callback(Relation index, ItemPointer tid, Datum *values, bool 
 			bs->extra_head[bs->rows] = -1;
 			bs->hash_slots[slot] = (uint32) bs->rows + 1;
 			bs->rows++;
+			if (bs->shape.element == ElementKind::Sparse)
+				bs->sparse_bytes += (size_t) sparse_handle(dst).nnz * 8;
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, bs->rows);
-			if (bs->rows * bs->row_bytes > bs->budget) {
+			if (bs->rows * bs->row_bytes + bs->sparse_bytes > bs->budget) {
 				ereport(NOTICE, (errmsg("hnsw graph no longer fits into maintenance_work_mem after %zu tuples",
 										bs->rows),
 								 errdetail("Building will take longer: the remaining tuples are inserted page by page."),

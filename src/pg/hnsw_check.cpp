@@ -2,6 +2,7 @@
 // chains, vectors, in-link counts and the entry point of every element, each problem a row.
 #include <cmath>
 
+#include "pg/hnsw_sparse.h"
 #include "pg/hnsw_walk.h"
 
 namespace prism {
@@ -133,6 +134,12 @@ static void check_elements(Walk *w)
 					report(w, "bad heap tid", id, "tid %d has offset %u", i, h.tids[i].offset);
 			if (f == kElementDuplicate)
 				continue;
+			// Sparse elements (live or deleted: scans compute distances to both): the side item
+			// the record names holds exactly its non-zeros, in order.
+			char sparse_why[200];
+			if (sh.element == ElementKind::Sparse &&
+				!sparse_check_item(w->rel, sh, item + vector_offset(sh.m), sparse_why, sizeof(sparse_why)))
+				report(w, "bad sparse element", id, "%s", sparse_why);
 			// Chains: every record reached is an overflow record, reached once.
 			uint32 steps = 0;
 			for (uint32 cur = h.dup_next; cur != kInvalidId; cur = w->dup_next[cur]) {

@@ -119,7 +119,8 @@ int page_kind(const char *page, const char **why)
 	}
 	PageOpaque op;
 	memcpy(&op, page + ph->pd_special, sizeof(op));
-	if (op.kind != kPageMeta && op.kind != kPageElement && op.kind != kPageUpper && op.kind != kPageContinuation) {
+	if (op.kind != kPageMeta && op.kind != kPageElement && op.kind != kPageUpper && op.kind != kPageContinuation &&
+		op.kind != kPageSparse) {
 		*why = "unknown page kind";
 		return -1;
 	}
@@ -256,6 +257,12 @@ static void scan_headers(Walk *w)
 			report(w, "bad page", -1, "block %u is a second metapage", b);
 		if (kind == kPageContinuation && sh.span == 1)
 			report(w, "bad page", -1, "block %u is a continuation page but records fit one page", b);
+		if (kind == kPageSparse) {
+			w->sparse_pages++;
+			if (sh.element != ElementKind::Sparse)
+				report(w, "bad page", -1, "block %u is a sparse data page of an index of %s elements", b,
+					   element_kind_name(sh.element));
+		}
 		if (kind != kPageElement)
 			continue;
 		OffsetNumber max = PageGetMaxOffsetNumber((Page) w->page);
@@ -362,8 +369,8 @@ PRISM_FUNCTION(prism_index_info)
 		ereport(ERROR, (errcode(ERRCODE_INDEX_CORRUPTED),
 						errmsg("hnsw index \"%s\" has an unreadable metapage", RelationGetRelationName(rel)),
 						errhint("Run prism.index_check() for details, then REINDEX the index.")));
-	Datum values[11];
-	bool nulls[11] = {false};
+	Datum values[13];
+	bool nulls[13] = {false};
 	values[0] = Int64GetDatum((int64) w.live);
 	values[1] = Int64GetDatum((int64) w.deleted);
 	values[2] = Int64GetDatum((int64) w.free_slots);
@@ -375,6 +382,8 @@ PRISM_FUNCTION(prism_index_info)
 	values[8] = Int32GetDatum(w.meta.ef_construction);
 	values[9] = Int32GetDatum((int32) w.meta.dims);
 	values[10] = CStringGetTextDatum(metric_name(w.meta.metric));
+	values[11] = CStringGetTextDatum(element_kind_name((ElementKind) w.meta.element));
+	values[12] = Int64GetDatum((int64) w.sparse_pages);
 	FreeAccessStrategy(w.strategy);
 	relation_close(rel, AccessShareLock);
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));

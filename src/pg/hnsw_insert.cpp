@@ -16,6 +16,7 @@
 
 #include "core/hnsw_graph.h"
 #include "pg/hnsw.h"
+#include "pg/hnsw_sparse.h"
 #include "pg/vector.h"
 
 extern "C" {
@@ -452,7 +453,10 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 	h->n_tids = 1;
 	h->n_links0 = n_chosen[0];
 	memcpy(rec + links0_offset(), chosen[0] ? chosen[0] : ins->link_buf, sizeof(uint32) * n_chosen[0]);
-	memcpy(rec + vector_offset(m), vec, sizeof(float) * sh.words);
+	if (sh.element != ElementKind::Sparse)
+		memcpy(rec + vector_offset(m), vec, sizeof(float) * sh.words);
+	else if (sparse_insert_item(index, sh, vec, &ins->meta.last_sparse_block, rec + vector_offset(m)))
+		ins->meta_dirty = true;	 // the side item is written before the record that names it
 	if (level > 0) {
 		size_t usize = upper_item_size(m, level);
 		char *up = (char *) palloc0(usize);

@@ -3,6 +3,7 @@
 
 #include "pg/halfvec.h"
 #include "pg/hnsw.h"
+#include "pg/hnsw_sparse.h"
 #include "pg/vector.h"
 
 extern "C" {
@@ -169,8 +170,10 @@ ElementKind index_element(Relation index, Metric metric)
 		if (!HeapTupleIsValid(tp))
 			elog(ERROR, "cache lookup failed for type %u", type);
 		const char *name = NameStr(((Form_pg_type) GETSTRUCT(tp))->typname);
-		known = strcmp(name, "vector") == 0 || strcmp(name, "halfvec") == 0;
-		kind = strcmp(name, "halfvec") == 0 ? ElementKind::Half : ElementKind::Float32;
+		known = strcmp(name, "vector") == 0 || strcmp(name, "halfvec") == 0 || strcmp(name, "sparsevec") == 0;
+		kind = strcmp(name, "halfvec") == 0	  ? ElementKind::Half
+			   : strcmp(name, "sparsevec") == 0 ? ElementKind::Sparse
+											   : ElementKind::Float32;
 		ReleaseSysCache(tp);
 	}
 	if (!known)
@@ -230,6 +233,9 @@ static bool encode_datum(const IndexShape &sh, Datum value, float *out, bool que
 			pfree(v);
 		break;
 	}
+	case ElementKind::Sparse:
+		ok = encode_sparse_datum(sh, value, out, query);
+		break;
 	}
 	if (!ok && query)
 		memset(out, 0, sizeof(uint32) * sh.words);

@@ -5,6 +5,7 @@
 
 #include "pg/block_hints.h"
 #include "pg/hnsw.h"
+#include "pg/hnsw_sparse.h"
 
 extern "C" {
 #include "pgstat.h"
@@ -22,6 +23,7 @@ void store_init(PgStore *s, Relation index, const IndexShape *shape)
 	s->scratch = shape->span > 1 ? (float *) palloc(sizeof(float) * shape->words) : NULL;
 	s->pages_read = 0;
 	s->writer = false;
+	s->sparse = shape->element == ElementKind::Sparse ? sparse_reads_new() : NULL;
 }
 
 // Pins `block` for one access. A store keeps no pins between accesses: holding hundreds sends
@@ -179,6 +181,12 @@ float PgStore::distance(uint32_t id, const float *q, uint8_t *flags)
 	float d;
 	if (h->flags == kElementFree || h->flags == kElementDuplicate)
 		d = INFINITY;
+	else if (sparse) {
+		// the record holds a handle to its side item: read that after releasing the record
+		SparseHandle elem = sparse_handle(item + vector_offset(shape->m));
+		unlock(l);
+		return sparse_distance(this, id, elem, q);
+	}
 	else if (shape->span == 1)
 		d = metric_distance(*shape, q, (const float *) (item + vector_offset(shape->m)));
 	else

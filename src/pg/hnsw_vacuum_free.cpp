@@ -1,5 +1,6 @@
 // VACUUM steps 4-5 (see hnsw_vacuum.cpp): unlinks empty overflow records from duplicate
 // chains, recounts level-0 in-links and frees the slots of deleted elements.
+#include "pg/hnsw_sparse.h"
 #include "pg/hnsw_vacuum.h"
 
 namespace prism {
@@ -115,14 +116,27 @@ void recount_in_links(Cleanup *c)
 	pfree(count);
 }
 
-// Step 5b: marks freeable records kElementFree, one WAL record per page.
+// Step 5b: marks freeable records kElementFree, one WAL record per page; then frees the side
+// items of sparse elements (after their records: a crash in between leaks the chunks' space,
+// and no record ever names a freed chunk).
 void free_slots(Cleanup *c)
 {
+	bool sparse = c->sh.element == ElementKind::Sparse;
+	SparseHandle *handles = NULL;
+	size_t n_handles = 0, cap_handles = 0;
 	c->freed += rewrite_headers(
 		c, [c](uint32 id) { return is_freeable(c, id); },
-		[c](uint32 id, ElementHeader *h) {
+		[&](uint32 id, ElementHeader *h) {
 			if (h->flags != c->flags[id])
 				return false;
+			if (sparse && (h->flags == kElementLive || h->flags == kElementDeleted)) {
+				if (n_handles == cap_handles) {
+					cap_handles = cap_handles ? cap_handles * 2 : 64;
+					handles = (SparseHandle *) (handles ? repalloc_huge(handles, sizeof(SparseHandle) * cap_handles)
+														: palloc(sizeof(SparseHandle) * cap_handles));
+				}
+				handles[n_handles++] = sparse_handle((const char *) h + vector_offset(c->sh.m));
+			}
 			h->flags = kElementFree;
 			h->level = 0;
 			h->n_tids = 0;
@@ -134,6 +148,14 @@ void free_slots(Cleanup *c)
 			c->flags[id] = kElementFree;
 			return true;
 		});
+	for (size_t i = 0; i < n_handles; i++) {
+		vacuum_delay_point();
+		sparse_free_item(c->index, c->strategy, &handles[i]);
+	}
+	if (handles) {
+		pfree(handles);
+		sparse_vacuum_done(c->index);
+	}
 }
 
 }  // namespace hnsw

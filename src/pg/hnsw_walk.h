@@ -40,7 +40,7 @@ struct Walk {
 	BlockNumber upper_block;  // block held in upper_page
 	float *vec;
 	// Counts.
-	uint64 live, deleted, free_slots, dup_records, dup_tids;
+	uint64 live, deleted, free_slots, dup_records, dup_tids, sparse_pages;
 	int max_live_level;
 };
 

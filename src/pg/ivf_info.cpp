@@ -328,14 +328,18 @@ Datum ivfflat_index_info(FunctionCallInfo fcinfo)
 	Walk w;
 	Relation rel = info_walk(PG_GETARG_OID(0), &w);
 	// prism.index_info's columns: elements, deleted_elements, free_slots, duplicate_tids,
-	// levels, pages, bytes, m, ef_construction, dimensions, metric; NULL where hnsw-only
-	Datum values[11] = {0};
-	bool nulls[11] = {false, true, true, true, true, false, false, true, true, false, false};
+	// levels, pages, bytes, m, ef_construction, dimensions, metric, element_type, sparse_pages;
+	// NULL where hnsw-only
+	Datum values[13] = {0};
+	bool nulls[13] = {false, true, true, true, true, false, false, true, true, false, false, false, true};
 	values[0] = Int64GetDatum((int64) w.tuples);
 	values[5] = Int64GetDatum((int64) w.nblocks);
 	values[6] = Int64GetDatum((int64) w.nblocks * BLCKSZ);
 	values[9] = Int32GetDatum((int32) w.sh.dims);
 	values[10] = CStringGetTextDatum(metric_name(w.sh.metric));
+	values[11] = CStringGetTextDatum(w.sh.type == ElementType::Half  ? "halfvec"
+									 : w.sh.type == ElementType::Bit ? "bit"
+																	 : "vector");
 	relation_close(rel, AccessShareLock);
 	return HeapTupleGetDatum(heap_form_tuple(desc, values, nulls));
 }

@@ -3,10 +3,10 @@
 CREATE FUNCTION prism.index_info(index regclass,
 	OUT elements bigint, OUT deleted_elements bigint, OUT free_slots bigint, OUT duplicate_tids bigint,
 	OUT levels integer, OUT pages bigint, OUT bytes bigint, OUT m integer, OUT ef_construction integer,
-	OUT dimensions integer, OUT metric text)
+	OUT dimensions integer, OUT metric text, OUT element_type text, OUT sparse_pages bigint)
 	AS 'MODULE_PATHNAME', 'prism_index_info' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 COMMENT ON FUNCTION prism.index_info(regclass) IS
-	'size and shape of an hnsw index: live and deleted elements, free slots, heap TIDs sharing an element, levels, pages';
+	'size and shape of an hnsw index: live and deleted elements, free slots, heap TIDs sharing an element, levels, pages, stored element type, pages of sparse elements'' non-zeros';
 
 CREATE FUNCTION prism.index_check(index regclass)
 	RETURNS TABLE (problem text, element bigint, detail text)

@@ -227,6 +227,37 @@ test('halfvec, bit and sparsevec nearest neighbours agree with JavaScript', asyn
 
 });
 
+test('hnsw indexes on vector, halfvec, bit and sparsevec answer as the exact order', async () => {
+	// pgvector-node's README indexes: one per type, each used by its ORDER BY ... LIMIT
+	await client.query('INSERT INTO typed (embedding, half_embedding, binary_embedding, sparse_embedding) '
+		+ "SELECT ARRAY[i % 7, i % 5, i % 3]::vector(3), ARRAY[i % 5, i % 3, i % 7]::halfvec(3), "
+		+ "(i % 8)::bit(3), ARRAY[i % 3, 0, i % 4]::vector(3)::sparsevec(3) FROM generate_series(1, 300) i");
+	const cases = [
+		['embedding', 'vector_l2_ops', '<->', pgvector.toSql([1, 2, 3])],
+		['half_embedding', 'halfvec_l2_ops', '<->', pgvector.toSql([1, 2, 3])],
+		['binary_embedding', 'bit_hamming_ops', '<~>', '101'],
+		['sparse_embedding', 'sparsevec_l2_ops', '<->', pgvector.toSql(new SparseVector([1, 0, 2]))],
+		['sparse_embedding', 'sparsevec_ip_ops', '<#>', pgvector.toSql(new SparseVector([1, 0, 2]))],
+		['sparse_embedding', 'sparsevec_cosine_ops', '<=>', pgvector.toSql(new SparseVector([1, 0, 2]))],
+		['sparse_embedding', 'sparsevec_l1_ops', '<+>', pgvector.toSql(new SparseVector([1, 0, 2]))],
+	];
+	for (const [col, opclass, op, q] of cases) {
+		const name = `typed_${opclass}`;
+		await client.query(`CREATE INDEX ${name} ON typed USING hnsw (${col} ${opclass})`);
+		await client.query('SET enable_seqscan = off');
+		const sql = `SELECT id, ${col} ${op} $1 AS d FROM typed ORDER BY ${col} ${op} $1 LIMIT 10`;
+		const plan = await client.query(`EXPLAIN ${sql}`, [q]);
+		assert.ok(plan.rows.some((r) => r['QUERY PLAN'].includes(name)), `${opclass}: index not used`);
+		const { rows } = await client.query(sql, [q]);
+		await client.query('RESET enable_seqscan');
+		const exact = await client.query(`SELECT ${col} ${op} $1 AS d FROM typed ORDER BY 1 LIMIT 10`, [q]);
+		// distances equal the exact 10 nearest (ties may come in either order)
+		assert.deepEqual(rows.map((r) => Number(r.d)), exact.rows.map((r) => Number(r.d)), opclass);
+		await client.query(`DROP INDEX ${name}`);
+	}
+	await client.query('DELETE FROM typed WHERE id > 3');
+});
+
 test('halfvec and sparsevec binary forms: pgvector\'s wire layouts', async () => {
 	// halfvec: int16 dim, int16 unused, dim half bit patterns, big-endian
 	const { rows: [h] } = await client.query("SELECT halfvec_send('[1,-2,0.1]') AS b");

@@ -2,7 +2,8 @@
 # WAL of the hnsw index through a streaming replica. A primary and a standby made with
 # pg_basebackup -R run on loopback. The primary builds an index and inserts more rows; once the
 # standby has replayed up to the primary's WAL position, both must return identical ids for a set
-# of nearest-neighbour queries (for l2 and cosine indexes). Then rounds of DELETE / VACUUM /
+# of nearest-neighbour queries (for l2 and cosine indexes, and a sparsevec l2 expression index
+# whose non-zeros live on sparse data pages). Then rounds of DELETE / VACUUM /
 # INSERT on the primary, compared again after each, with prism.index_check on the standby. At
 # last the standby is promoted: it must answer the same queries and accept inserts, which its
 # index finds. Rounds: 10 (LONG=1: 20, or REPLICA_ROUNDS=n). Uses test/lib.sh; own clusters.
@@ -28,6 +29,8 @@ answers() {
 			(SELECT id FROM items ORDER BY v <-> q LIMIT 10) s) FROM queries ORDER BY qid;
 		SELECT 'cos ' || qid || ': ' || (SELECT string_agg(id::text, ',') FROM
 			(SELECT id FROM items ORDER BY v <=> q LIMIT 10) s) FROM queries ORDER BY qid;
+		SELECT 'sparse ' || qid || ': ' || (SELECT string_agg(id::text, ',') FROM
+			(SELECT id FROM items ORDER BY v::sparsevec($DIMS) <-> q::sparsevec($DIMS) LIMIT 10) s) FROM queries ORDER BY qid;
 	EOF
 }
 
@@ -70,6 +73,7 @@ q "$PD" "$PP" $DB >/dev/null <<-EOF || { echo "FAIL replica: setup"; exit 1; }
 		FROM generate_series(1, 30) i;
 	CREATE INDEX items_l2 ON items USING hnsw (v vector_l2_ops);
 	CREATE INDEX items_cos ON items USING hnsw (v vector_cosine_ops) WITH (m = 8, ef_construction = 32);
+	CREATE INDEX items_sp ON items USING hnsw ((v::sparsevec($DIMS)) sparsevec_l2_ops) WITH (m = 8, ef_construction = 32);
 EOF
 compare "after the build"
 plan_check "$PD" "$PP" "primary"
@@ -92,6 +96,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 run_index_check "$SD" "$SP" $DB items_l2 "standby index_check (l2) after the rounds"
 run_index_check "$SD" "$SP" $DB items_cos "standby index_check (cosine) after the rounds"
+run_index_check "$SD" "$SP" $DB items_sp "standby index_check (sparsevec) after the rounds"
 primary_answers=$(answers "$PD" "$PP")
 
 # Promote the standby: same answers, then it takes inserts of its own.

@@ -15,6 +15,8 @@
 #          overflow record's next pointer is turned back to the newer one, a cycle; a scan that
 #          finds the vector, and VACUUM after the copies are deleted, walk that chain (VACUUM
 #          used to walk it forever, uninterruptibly)
+#   sparse a sparsevec index: the side item (on a sparse data page) holding the entry point's
+#          non-zeros claims one more non-zero than its item holds
 # After a restart, for each: an index scan, an INSERT and VACUUM fail with SQLSTATE XX002 and
 # `index "NAME" contains a corrupted page at block N` (the page case: Postgres' XX001 error,
 # with a context line naming the index),
@@ -74,9 +76,14 @@ setup="$setup
 	INSERT INTO c_chain (v) SELECT (SELECT array_agg(random()) FROM generate_series(1, 8) WHERE g > 0)::vector(8)
 		FROM generate_series(1, 500) g;
 	INSERT INTO c_chain (v) SELECT '[0.25,0.25,0.25,0.25,0.25,0.25,0.25,0.25]' FROM generate_series(1, 20);
-	CREATE INDEX c_chain_idx ON c_chain USING hnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 32);"
+	CREATE INDEX c_chain_idx ON c_chain USING hnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 32);
+	CREATE TABLE c_sparse (id serial PRIMARY KEY, v sparsevec(1000));
+	INSERT INTO c_sparse (v) SELECT ('{' || string_agg(DISTINCT (1 + (g * 37 + k * 101) % 1000)::text || ':' || k, ',') || '}/1000')::sparsevec
+		FROM generate_series(1, 500) g, generate_series(1, 20) k GROUP BY g;
+	CREATE INDEX c_sparse_idx ON c_sparse USING hnsw (v sparsevec_l2_ops) WITH (m = 8, ef_construction = 32);"
 q "$D" "$P" $DB >/dev/null <<<"$setup" || { echo "FAIL corrupt: setup"; exit 1; }
 CHAIN_FILE=$D/data/$(q "$D" "$P" $DB -c "SELECT pg_relation_filepath('c_chain_idx')")
+SPARSE_FILE=$D/data/$(q "$D" "$P" $DB -c "SELECT pg_relation_filepath('c_sparse_idx')")
 declare -A FILE DIMS
 for c in $CASES; do
 	FILE[$c]=$D/data/$(q "$D" "$P" $DB -c "SELECT pg_relation_filepath('c_${c}_idx')")
@@ -167,6 +174,17 @@ else
 	not_ok "chain: expected 2 overflow records for 20 copies, found ${#DUP_ID[@]}"
 fi
 
+# sparse: the entry point's record holds its side item's handle after the header (68 bytes) and
+# 2m level-0 links: tag, nnz, block, line pointer; the chunk's count is at +8
+read -r b s pp m level ioff ilen <<<"$(entry "$SPARSE_FILE")"
+hnd=$((b * 8192 + ioff + 68 + 8 * m))
+SPARSE_BLOCK=$(bin get32 "$SPARSE_FILE" $((hnd + 8)))
+soff=$(bin get32 "$SPARSE_FILE" $((hnd + 12)))
+w=$(bin get32 "$SPARSE_FILE" $((SPARSE_BLOCK * 8192 + 24 + 4 * (soff - 1))))
+cnt=$((SPARSE_BLOCK * 8192 + (w & 0x7fff) + 8))
+bin put32 "$SPARSE_FILE" "$cnt" $(( $(bin get32 "$SPARSE_FILE" "$cnt") + 1 ))
+echo "# sparse: entry point $((b * pp + s)), its chunk at block $SPARSE_BLOCK item $soff (page kind $(bin get16 "$SPARSE_FILE" $((SPARSE_BLOCK * 8192 + 8184))))"
+
 cluster_start "$D" "$P" || { echo "FAIL corrupt: restart"; exit 1; }
 started=$(q "$D" "$P" $DB -c "SELECT pg_postmaster_start_time()")
 
@@ -243,6 +261,28 @@ res=$(q "$D" "$P" $DB 2>&1 <<-EOF
 EOF
 )
 check "chain: after REINDEX duplicates, vacuum, scan and index_check work (rows, problems)" "10 0" "$(echo $res)"
+
+# sparse: scans, inserts and VACUUM reading the entry point's non-zeros fail naming the index and
+# the sparse data page; index_check reports the chunk; REINDEX repairs
+svec="'{1:1,38:2,139:3}/1000'"
+want="XX002: index \"c_sparse_idx\" contains a corrupted page at block $SPARSE_BLOCK"
+expect_error "sparse: index scan" "$want" "SET enable_seqscan = off; SELECT id FROM c_sparse ORDER BY v <-> $svec LIMIT 5"
+expect_error "sparse: insert" "$want" "INSERT INTO c_sparse (v) SELECT $svec"
+expect_error "sparse: vacuum" "$want" "DELETE FROM c_sparse WHERE id % 7 = 0" "VACUUM (INDEX_CLEANUP ON) c_sparse"
+out=$(q "$D" "$P" $DB -c "SELECT problem || ': ' || coalesce(detail, '') FROM prism.index_check('c_sparse_idx')" 2>&1)
+if grep -q "block $SPARSE_BLOCK" <<<"$out"; then
+	ok "sparse: index_check lists $(wc -l <<<"$out") problem(s), first: $(head -n 1 <<<"$out")"
+else
+	not_ok "sparse: index_check does not report the chunk" "(${out:0:300})"
+fi
+res=$(q "$D" "$P" $DB 2>&1 <<-EOF
+	REINDEX INDEX c_sparse_idx;
+	SET enable_seqscan = off;
+	SELECT count(*) FROM (SELECT id FROM c_sparse ORDER BY v <-> $svec LIMIT 10) s;
+	SELECT count(*) FROM prism.index_check('c_sparse_idx');
+EOF
+)
+check "sparse: after REINDEX scan and index_check work (rows, problems)" "10 0" "$(echo $res)"
 
 check "postmaster did not restart (no backend crashed)" "$started" \
 	"$(q "$D" "$P" $DB -c "SELECT pg_postmaster_start_time()" 2>&1)"

@@ -16,6 +16,7 @@
 
 #include "core/hnsw_element.h"
 #include "core/hnsw_page_check.h"
+#include "core/hnsw_sparse.h"
 
 namespace {
 
@@ -260,6 +261,75 @@ TEST(HnswPageCheck, GeometryMatchesFormat)
 	EXPECT_EQ(lp.len, 4u);
 	EXPECT_EQ(pp::item_count(pg.b), 1u);
 	EXPECT_EQ(pp::kind(pg.b), kPageElement);
+}
+
+// Sparse data pages: chunks of sparse elements (any order of elements, a freed chunk's unused
+// line pointer) pass; a chunk whose size, next chunk, indices or values are wrong does not.
+TEST(HnswPageCheck, SparsePages)
+{
+	Shape sh = make_shape(16, 1000, kBlocks);
+	std::vector<int32_t> pairs;
+	auto element = [&](uint32_t nnz, int32_t step) {
+		pairs.assign(2 * nnz, 0);
+		for (uint32_t i = 0; i < nnz; i++) {
+			pairs[i] = (int32_t) (i * step);
+			float v = 0.5f + (float) i;
+			memcpy(&pairs[nnz + i], &v, 4);
+		}
+	};
+	auto chunk_page = [&](Block &pg) {
+		page_init(pg, kPageSparse);
+		std::vector<char> item;
+		element(30, 7);	 // a whole element
+		item.resize(sparse_chunk_size(30));
+		sparse_chunk_write(pairs.data(), 30, 0, 30, kInvalidBlock, 0, item.data());
+		page_add(pg, item.data(), item.size());
+		element(100, 3);  // the middle chunk of an element: continues at block 5, item 2
+		item.resize(sparse_chunk_size(40));
+		sparse_chunk_write(pairs.data(), 100, 20, 40, 5, 2, item.data());
+		page_add(pg, item.data(), item.size());
+		element(8, 100);
+		item.resize(sparse_chunk_size(8));
+		sparse_chunk_write(pairs.data(), 8, 0, 8, kInvalidBlock, 0, item.data());
+		page_add(pg, item.data(), item.size());
+	};
+	Block pg;
+	chunk_page(pg);
+	PageCheck c = check_page(pg.b, 3, sh.ps);
+	ASSERT_TRUE(c.ok) << c.what;
+	EXPECT_EQ(c.kind, kPageSparse);
+	// VACUUM freed the first chunk: its line pointer is unused
+	uint32_t w;
+	memcpy(&w, pg.b + pp::kHeaderSize, 4);
+	w &= ~(3u << 15);
+	memcpy(pg.b + pp::kHeaderSize, &w, 4);
+	EXPECT_TRUE(check_page(pg.b, 3, sh.ps).ok);
+
+	auto item1 = [&](Block &b) { return b.b + pp::line_pointer(b.b, 2).off; };
+	struct {
+		const char *want;
+		void (*hurt)(unsigned char *item);
+	} cases[] = {
+		{"non-zeros in", [](unsigned char *it) { uint32_t n = 41; memcpy(it + 8, &n, 4); }},
+		{"outside the index", [](unsigned char *it) { uint32_t b = kBlocks + 3; memcpy(it, &b, 4); }},
+		{"outside the index", [](unsigned char *it) { uint32_t b = 0; memcpy(it, &b, 4); }},
+		{"not ascending", [](unsigned char *it) { int32_t k = 1000000; memcpy(it + 16 + 4, &k, 4); }},
+		{"not ascending", [](unsigned char *it) { int32_t k = -1; memcpy(it + 16, &k, 4); }},
+		{"not finite", [](unsigned char *it) { float f = NAN; memcpy(it + 16 + 4 * 40 + 8, &f, 4); }},
+	};
+	for (auto &cs : cases) {
+		chunk_page(pg);
+		cs.hurt(item1(pg));
+		PageCheck bad = check_page(pg.b, 3, sh.ps);
+		EXPECT_FALSE(bad.ok) << cs.want;
+		EXPECT_NE(strstr(bad.what, cs.want), nullptr) << bad.what;
+		EXPECT_EQ(bad.item, 2) << bad.what;
+	}
+	// a next block past the end is marked, so a caller with a stale length looks again
+	chunk_page(pg);
+	uint32_t far = kBlocks + 1;
+	memcpy(item1(pg), &far, 4);
+	EXPECT_TRUE(check_page(pg.b, 3, sh.ps).beyond_end);
 }
 
 TEST(HnswPageCheck, ValidPagesPass)
