@@ -300,8 +300,9 @@ static void write_graph(BuildState *bs)
 	SparseHandle *sparse_handles = NULL;
 	if (sparse) {
 		sparse_elems = (const float **) palloc_extended(sizeof(float *) * (n ? n : 1), MCXT_ALLOC_HUGE);
-		for (size_t k = 0; k < n; k++)
-			sparse_elems[k] = bs->vecs + builder_input_index(bs->builder, k) * sh.words;
+		// packed in write order, so side items follow their records' graph-order pages
+		for (size_t p = 0; p < n; p++)
+			sparse_elems[p] = bs->vecs + builder_input_index(bs->builder, order[p]) * sh.words;
 		sparse_handles = sparse_build_plan(sparse_elems, n, first_sparse);
 	}
 
@@ -376,7 +377,7 @@ static void write_graph(BuildState *bs)
 			for (int i = 0; i < nl; i++)
 				dst[i] = record_id(links[i]);
 			if (sparse)
-				memcpy(rec + voff, &sparse_handles[k], sizeof(SparseHandle));
+				memcpy(rec + voff, &sparse_handles[pos], sizeof(SparseHandle));
 			else
 				memcpy(rec + voff, bs->vecs + row * sh.words, sizeof(float) * sh.words);
 			set_tid(&h->tids[0], &bs->tids[row]);
