@@ -46,6 +46,17 @@ constexpr uint8_t kMetricLast = (uint8_t) Metric::Jaccard;
 
 enum PageKind : uint16_t { kPageMeta = 0x5001, kPageElement = 0x5002, kPageUpper = 0x5003, kPageContinuation = 0x5004 };
 
+// Block numbers of the index that carry no element.
+constexpr uint32_t kMetaBlock = 0;
+
+// Page special space (every page but a new one): identifies the page kind.
+struct PageOpaque {
+	uint16_t kind;	// PageKind
+	uint16_t reserved;
+	uint32_t next;	// unused for now; keeps the struct 8 bytes
+};
+static_assert(sizeof(PageOpaque) == 8, "special space size");
+
 // Element flags.
 constexpr uint8_t kElementFree = 0;		  // slot unused (never written or reclaimed by vacuum)
 constexpr uint8_t kElementLive = 1;		  // a graph node

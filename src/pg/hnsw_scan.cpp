@@ -299,10 +299,7 @@ static bool load_tids(ScanOpaque *so, uint32 id)
 														? palloc(sizeof(ItemPointerData) * kHeapTidsPerElement)
 														: repalloc(so->pending, sizeof(ItemPointerData) *
 																					(so->n_pending + kHeapTidsPerElement)));
-			ItemPointerData *t = &so->pending[so->n_pending++];
-			t->ip_blkid.bi_hi = h.tids[i].block_hi;
-			t->ip_blkid.bi_lo = h.tids[i].block_lo;
-			t->ip_posid = h.tids[i].offset;
+			item_pointer_of(h.tids[i], &so->pending[so->n_pending++]);
 		}
 		if (h.dup_next == kInvalidId)
 			break;

@@ -28,9 +28,9 @@ static bool read_header(Cleanup *c, uint32 id, ElementHeader *h)
 	const unsigned char *item = NULL;
 	if (!pg_page::is_new(raw) && pg_page::kind(raw) == kPageElement && off <= pg_page::item_count(raw))
 		item = pg_page::item_at(raw, off, sh.span > 1 ? sh.chunk : sh.record_size);
-	bool ok = item != NULL && element_header_fault(*(const ElementHeader *) item, sh.m) == NULL;
-	if (ok)
-		memcpy(h, item, sizeof(ElementHeader));
+	if (item != NULL)
+		*h = RecordView(item).header();
+	bool ok = item != NULL && element_header_fault(*h, sh.m) == NULL;
 	UnlockReleaseBuffer(buf);
 	return ok;
 }
