@@ -377,27 +377,27 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 	int level = random_level(m);
 	uint32 *chosen[kMaxLevel + 1];
 	int n_chosen[kMaxLevel + 1];
-	for (int l = 0; l <= kMaxLevel; l++)
+	for (int l = 0; l <= kMaxLevel; l++) {
 		n_chosen[l] = 0;
+		chosen[l] = nullptr;
+	}
 
 	uint32 entry = ins->meta.entry_point;
 	if (entry != kInvalidId) {
 		size_t capacity = (size_t) ins->store.nblocks * sh.per_page;
 		ins->visited = acquire_visited(capacity, &ins->visited_shared);
-		uint8_t flags;
-		Candidate ep{ins->store.distance(entry, vec, &flags), entry};
-		greedy_descend(ins->store, vec, ep, ins->meta.entry_level, level, ins->link_buf);
 		init_candidates(&ins->frontier, sh.ef_construction * 2);
 		init_candidates(&ins->result, sh.ef_construction + 1);
 		Candidate *eps = (Candidate *) palloc(sizeof(Candidate) * (sh.ef_construction + 1));
-		eps[0] = ep;
-		int n_eps = 1;
-		for (int l = Min(level, ins->meta.entry_level); l >= 0; l--) {
-			visited_reset(*ins->visited);
-			for (int i = 0; i < n_eps; i++)
-				visited_insert(*ins->visited, eps[i].id);
-			search_layer(ins->store, vec, eps, n_eps, sh.ef_construction, l, *ins->visited, ins->frontier,
-						 ins->result, nullptr, ins->link_buf, nullptr);
+		int n_eps = 0;
+		SearchSpace sp{ins->visited, &ins->frontier, &ins->result, nullptr, ins->link_buf, nullptr};
+		// The writer lock keeps VACUUM from freeing the entry point the metapage names.
+		int top = search_from_entry(ins->store, vec, entry, ins->meta.entry_level, level, sh.ef_construction, sp);
+		if (top < 0)
+			report_corrupt(index, "the entry point is a free slot", entry);
+		for (int l = top; l >= 0; l--) {
+			if (l < top)
+				search_layer_from(ins->store, vec, eps, n_eps, sh.ef_construction, l, sp);
 			sort_ascending(ins->result);
 			int n = (int) ins->result.size;
 			if (l == 0 && n > 0 && ins->result.items[0].dist <= 0) {

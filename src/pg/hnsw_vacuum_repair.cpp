@@ -72,13 +72,9 @@ struct CleanupGraph : PgGraphReads {
 		if (sh.entry_point == kInvalidId)
 			return 0;
 		c->searches++;
-		uint8_t f;
-		Candidate ep{c->store.distance(sh.entry_point, vec, &f), sh.entry_point};
-		greedy_descend(c->store, vec, ep, sh.entry_level, level, c->links2);
-		visited_reset(c->visited);
-		visited_insert(c->visited, ep.id);
-		search_layer(c->store, vec, &ep, 1, sh.ef_construction, level, c->visited, c->frontier, c->result, nullptr,
-					 c->links2, nullptr);
+		SearchSpace sp{&c->visited, &c->frontier, &c->result, nullptr, c->links2, nullptr};
+		if (search_from_entry(c->store, vec, sh.entry_point, sh.entry_level, level, sh.ef_construction, sp) != level)
+			return 0;  // the entry point is gone or below `level`: no element there to find
 		sort_ascending(c->result);
 		int n = (int) Min(c->result.size, (size_t) max);
 		memcpy(out, c->result.items, sizeof(Candidate) * n);
