@@ -16,6 +16,7 @@
 
 #include "core/core_only.h"
 #include "core/hnsw_format.h"
+#include "core/hnsw_page_check.h"
 
 namespace prism {
 namespace hnsw {
@@ -71,6 +72,12 @@ private:
 	}
 	const unsigned char *p_;
 };
+
+// element_header_fault (hnsw_page_check.h) of a record where it lies: reads only the fields checked.
+inline const char *element_header_fault(const RecordView &r, int m)
+{
+	return element_header_fault(r.flags(), r.n_tids(), r.level(), r.n_links0(), m);
+}
 
 // A writable view of an element record (a page copy registered for WAL, or a new record).
 class RecordWriter {

@@ -96,7 +96,7 @@ static const char *lock_element(PgStore *s, uint32 id, Locked *l)
 		report_bad_record(s->index, *sh, block, (Page) page, id, "element id points to a page that holds no elements");
 	}
 	const unsigned char *rec = pg_page::item_at(page, off, sh->span > 1 ? sh->chunk : sh->record_size);
-	if (rec == NULL || element_header_fault(RecordView(rec).header(), sh->m) != NULL)
+	if (rec == NULL || element_header_fault(RecordView(rec), sh->m) != NULL)
 		report_bad_record(s->index, *sh, block, (Page) page, id, "element record is invalid");
 	return (const char *) rec;
 }

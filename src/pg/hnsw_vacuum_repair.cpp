@@ -28,9 +28,9 @@ static bool read_header(Cleanup *c, uint32 id, ElementHeader *h)
 	const unsigned char *item = NULL;
 	if (!pg_page::is_new(raw) && pg_page::kind(raw) == kPageElement && off <= pg_page::item_count(raw))
 		item = pg_page::item_at(raw, off, sh.span > 1 ? sh.chunk : sh.record_size);
-	if (item != NULL)
+	bool ok = item != NULL && element_header_fault(RecordView(item), sh.m) == NULL;
+	if (ok)
 		*h = RecordView(item).header();
-	bool ok = item != NULL && element_header_fault(*h, sh.m) == NULL;
 	UnlockReleaseBuffer(buf);
 	return ok;
 }
