@@ -345,10 +345,14 @@ inline size_t continued_width(uint64_t handed_out, int ef)
 }
 
 // A pruned level-0 list keeps its link to an element that has fewer than this many other
-// in-links (by the element's count, a lower bound). One keeps every element reachable; three
-// also keep the weakly linked ones within reach of a narrow beam (an element whose only path in
-// is long is as good as lost to a search).
-constexpr int kKeptInLinks = 3;
+// in-links (by the element's count, a lower bound). One keeps every element reachable; more
+// also keep the weakly linked ones within reach of a beam searching for their own vector (an
+// element whose only path in is long is as good as lost to a search). The elements at risk are
+// outliers, above all rows inserted early in a region that fills later: the lists that took them
+// in are far from them, the rows that came near them later did not find them to link them, and
+// each of their few in-links that a pruning drops leaves fewer paths in from near their vector.
+// Much larger values keep so many weak links that lists lose the heuristic's spread.
+constexpr int kKeptInLinks = 5;
 
 // hnswlib's neighbour-selection heuristic: walk candidates from nearest to farthest and keep
 // one only if it is closer to the base than to every neighbour kept so far. `cands` must be
