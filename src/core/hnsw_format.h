@@ -56,6 +56,17 @@ enum PageKind : uint16_t {
 	kPageSparse = 0x5005
 };
 
+// Block numbers of the index that carry no element.
+constexpr uint32_t kMetaBlock = 0;
+
+// Page special space (every page but a new one): identifies the page kind.
+struct PageOpaque {
+	uint16_t kind;	// PageKind
+	uint16_t reserved;
+	uint32_t next;	// unused for now; keeps the struct 8 bytes
+};
+static_assert(sizeof(PageOpaque) == 8, "special space size");
+
 // Element flags.
 constexpr uint8_t kElementFree = 0;		  // slot unused (never written or reclaimed by vacuum)
 constexpr uint8_t kElementLive = 1;		  // a graph node

@@ -28,7 +28,7 @@ constexpr size_t kSpecialOffset = 16;	   // pd_special
 constexpr size_t kSizeVersionOffset = 18;  // pd_pagesize_version
 constexpr uint16_t kLayoutVersion = 4;	   // PG_PAGE_LAYOUT_VERSION
 constexpr size_t kLinePointerSize = 4;	   // sizeof(ItemIdData)
-constexpr size_t kSpecialSize = 8;		   // MAXALIGN(sizeof(PageOpaque)) of src/pg/hnsw.h
+constexpr size_t kSpecialSize = sizeof(PageOpaque);  // MAXALIGNed already (hnsw_format.h)
 constexpr size_t kSpecialStart = kBlockSize - kSpecialSize;
 constexpr size_t kMaxAlign = 8;
 constexpr unsigned kLpNormal = 1;  // LP_NORMAL
@@ -113,21 +113,25 @@ inline bool id_in_range(uint32_t id, uint32_t per_page, uint32_t nblocks)
 
 // Element header fields that need no page context; nullptr when they are fine. Free slots
 // carry no meaning (their bytes are rewritten when reused), so only their flags are checked.
-inline const char *element_header_fault(const ElementHeader &h, int m)
+inline const char *element_header_fault(uint8_t flags, int n_tids, int level, int n_links0, int m)
 {
-	if (h.flags > kElementDuplicate)
+	if (flags > kElementDuplicate)
 		return "unknown element flags";
-	if (h.flags == kElementFree)
+	if (flags == kElementFree)
 		return nullptr;
-	if (h.n_tids > kHeapTidsPerElement)
+	if (n_tids > kHeapTidsPerElement)
 		return "too many heap tids";
-	if (h.flags == kElementDuplicate)
+	if (flags == kElementDuplicate)
 		return nullptr;
-	if (h.level > kMaxLevel)
+	if (level > kMaxLevel)
 		return "element level above the limit";
-	if (h.n_links0 > 2 * m)
+	if (n_links0 > 2 * m)
 		return "too many level-0 links";
 	return nullptr;
+}
+inline const char *element_header_fault(const ElementHeader &h, int m)
+{
+	return element_header_fault(h.flags, h.n_tids, h.level, h.n_links0, m);
 }
 
 // The level of an upper item of `len` bytes, or 0 if no level has that size.

@@ -180,6 +180,53 @@ void search_layer(Store &s, const float *q, const Candidate *eps, int n_eps, int
 	}
 }
 
+// The arrays of one search, owned by the caller: visited set, frontier and result heaps,
+// `discovered` (optional: every element the search scores, for a scan's continuation), a link
+// buffer (2m + 1 ids) and a distance counter (optional).
+struct SearchSpace {
+	VisitedSet *visited;
+	CandidateArray *frontier;
+	CandidateArray *result;
+	CandidateArray *discovered;
+	uint32_t *link_buf;
+	uint64_t *distance_count;
+};
+
+// Beam search of `ef` on `level` from eps[0..n_eps) (distances known) with a fresh visited set:
+// the entry points count as visited (and as discovered).
+template <class Store>
+void search_layer_from(Store &s, const float *q, const Candidate *eps, int n_eps, int ef, int level, SearchSpace &sp)
+{
+	visited_reset(*sp.visited);
+	for (int i = 0; i < n_eps; i++) {
+		visited_insert(*sp.visited, eps[i].id);
+		if (sp.discovered) {
+			push_candidate(s, *sp.discovered, eps[i]);
+			std::push_heap(sp.discovered->items, sp.discovered->items + sp.discovered->size, CloserFirst());
+		}
+	}
+	search_layer(s, q, eps, n_eps, ef, level, *sp.visited, *sp.frontier, *sp.result, sp.discovered, sp.link_buf,
+				 sp.distance_count);
+}
+
+// How every search starts (scans, inserts, VACUUM's repair): the entry point's distance, a
+// greedy descent from entry_level to `level`, then a beam of `ef` on the lower of `level` and
+// entry_level (the result heap then holds that level's nearest). Returns that level, or -1
+// without searching when the entry point is a free slot: a concurrent VACUUM freed it after the
+// caller read the metapage, which the caller reads again before retrying.
+template <class Store>
+int search_from_entry(Store &s, const float *q, uint32_t entry, int entry_level, int level, int ef, SearchSpace &sp)
+{
+	uint8_t flags;
+	Candidate ep{s.distance(entry, q, &flags), entry};
+	if (flags == kElementFree)
+		return -1;
+	greedy_descend(s, q, ep, entry_level, level, sp.link_buf, sp.distance_count);
+	int top = level < entry_level ? level : entry_level;
+	search_layer_from(s, q, &ep, 1, ef, top, sp);
+	return top;
+}
+
 // A beam search that can be widened after it stopped, so a scan asked for more rows than its
 // first beam held goes on as a fresh search with a wider beam would have gone (a beam of width
 // W stops when every unexpanded candidate is farther than the W-th nearest element found; a
@@ -298,10 +345,14 @@ inline size_t continued_width(uint64_t handed_out, int ef)
 }
 
 // A pruned level-0 list keeps its link to an element that has fewer than this many other
-// in-links (by the element's count, a lower bound). One keeps every element reachable; three
-// also keep the weakly linked ones within reach of a narrow beam (an element whose only path in
-// is long is as good as lost to a search).
-constexpr int kKeptInLinks = 3;
+// in-links (by the element's count, a lower bound). One keeps every element reachable; more
+// also keep the weakly linked ones within reach of a beam searching for their own vector (an
+// element whose only path in is long is as good as lost to a search). The elements at risk are
+// outliers, above all rows inserted early in a region that fills later: the lists that took them
+// in are far from them, the rows that came near them later did not find them to link them, and
+// each of their few in-links that a pruning drops leaves fewer paths in from near their vector.
+// Much larger values keep so many weak links that lists lose the heuristic's spread.
+constexpr int kKeptInLinks = 5;
 
 // hnswlib's neighbour-selection heuristic: walk candidates from nearest to farthest and keep
 // one only if it is closer to the base than to every neighbour kept so far. `cands` must be

@@ -15,6 +15,7 @@ extern "C" {
 #include "core/hnsw_element.h"
 #include "core/hnsw_format.h"
 #include "core/hnsw_page_check.h"
+#include "core/hnsw_record.h"
 #include "core/hnsw_search.h"
 
 namespace prism {
@@ -53,17 +54,22 @@ struct IndexShape {
 	ElementSpace space;	  // its kernel under `metric`
 };
 
-constexpr BlockNumber kMetaBlock = 0;
 // Heavyweight lock tag that serializes graph writers (inserts and vacuum repair). Scans never
 // take it: they read each record under a shared buffer lock.
 constexpr BlockNumber kWriterLock = 0;
 
-// Page special space: identifies the page kind.
-struct PageOpaque {
-	uint16 kind;
-	uint16 reserved;
-	BlockNumber next;  // unused for now; keeps the struct 8 bytes
-};
+// A heap TID as element records store it.
+inline HeapTid heap_tid_of(const ItemPointerData *src)
+{
+	return HeapTid{src->ip_blkid.bi_hi, src->ip_blkid.bi_lo, src->ip_posid};
+}
+// The heap TID stored as `t`.
+inline void item_pointer_of(HeapTid t, ItemPointerData *out)
+{
+	out->ip_blkid.bi_hi = t.block_hi;
+	out->ip_blkid.bi_lo = t.block_lo;
+	out->ip_posid = t.offset;
+}
 
 inline PageOpaque *page_opaque(Page page) { return (PageOpaque *) PageGetSpecialPointer(page); }
 

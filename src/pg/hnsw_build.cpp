@@ -168,13 +168,6 @@ static void add_item(Relation index, Page page, const void *item, size_t size, O
 		elog(ERROR, "failed to add item to hnsw index \"%s\"", RelationGetRelationName(index));
 }
 
-static void set_tid(HeapTid *dst, const ItemPointerData *src)
-{
-	dst->block_hi = src->ip_blkid.bi_hi;
-	dst->block_lo = src->ip_blkid.bi_lo;
-	dst->offset = src->ip_posid;
-}
-
 // Fills a freshly initialized metapage for an empty graph of this shape; returns its data.
 static MetaPageData *init_meta(Page page, const IndexShape &sh)
 {
@@ -325,14 +318,13 @@ static void write_graph(BuildState *bs)
 		int level = builder_level(bs->builder, j);
 		size_t size = upper_item_size(sh.m, level);
 		memset(uitem, 0, size);
-		uint16 *counts = (uint16 *) uitem;
-		uint32 *links = (uint32 *) (uitem + ((sizeof(uint16) * level + 3) & ~size_t(3)));
+		uint32 ids[kMaxM];
 		for (int l = 1; l <= level; l++) {
 			const uint32 *src;
 			int nl = builder_links(bs->builder, j, l, &src);
-			counts[l - 1] = nl;
 			for (int i = 0; i < nl; i++)
-				links[(l - 1) * sh.m + i] = record_id(src[i]);
+				ids[i] = record_id(src[i]);
+			upper_item_set(uitem, level, sh.m, l, ids, nl);
 		}
 		return size;
 	};
@@ -349,57 +341,44 @@ static void write_graph(BuildState *bs)
 
 	// Element pages.
 	char *rec = (char *) palloc0(sh.record_size);
-	size_t voff = vector_offset(sh.m);
+	RecordWriter record(rec);
+	uint32 links0[2 * kMaxM];
 	Buffer buf = InvalidBuffer;
 	int32 *pending_extra = (int32 *) palloc(sizeof(int32) * (records ? records : 1));
 	for (size_t k = 0; k < records; k++)
 		pending_extra[k] = -1;
 	for (size_t pos = 0; pos < records; pos++) {
 		CHECK_FOR_INTERRUPTS();
-		memset(rec, 0, sh.record_size);
-		ElementHeader *h = (ElementHeader *) rec;
-		h->upper_block = kInvalidBlock;
-		h->dup_next = kInvalidId;
 		int32 extra;
 		size_t k = pos < n ? order[pos] : pos;	// graph internal id, or overflow position
 		if (pos < n) {
 			size_t row = builder_input_index(bs->builder, k);
-			int level = builder_level(bs->builder, k);
-			h->flags = kElementLive;
-			h->level = level;
-			h->upper_block = upper_block[k];
-			h->upper_offset = upper_off[k];
 			const uint32 *links;
 			int nl = builder_links(bs->builder, k, 0, &links);
-			h->n_links0 = nl;
-			h->in_links0 = in_links[k];
-			uint32 *dst = (uint32 *) (rec + links0_offset());
 			for (int i = 0; i < nl; i++)
-				dst[i] = record_id(links[i]);
-			if (sparse)
-				memcpy(rec + voff, &sparse_handles[pos], sizeof(SparseHandle));
-			else
-				memcpy(rec + voff, bs->vecs + row * sh.words, sizeof(float) * sh.words);
-			set_tid(&h->tids[0], &bs->tids[row]);
-			h->n_tids = 1;
+				links0[i] = record_id(links[i]);
+			const void *element = sparse ? (const void *) &sparse_handles[pos] : (const void *) (bs->vecs + row * sh.words);
+			encode_element_record(rec, sh.m, sh.words, kElementLive, builder_level(bs->builder, k),
+								  heap_tid_of(&bs->tids[row]), links0, nl, element, kInvalidId);
+			record.set_upper(upper_block[k], upper_off[k]);
+			record.set_in_links0(in_links[k]);
 			extra = bs->extra_head[row];
-			while (extra >= 0 && h->n_tids < kHeapTidsPerElement) {
-				set_tid(&h->tids[h->n_tids++], &bs->extra_tid[extra]);
+			while (extra >= 0 && record.add_tid(heap_tid_of(&bs->extra_tid[extra])))
 				extra = bs->extra_next[extra];
-			}
 			if (extra >= 0) {
-				h->dup_next = record_id(ovf_start[k]);
+				record.set_dup_next(record_id(ovf_start[k]));
 				pending_extra[ovf_start[k]] = extra;
 			}
 		} else {
-			h->flags = kElementDuplicate;	// overflow TIDs only; no vector, no links
+			// overflow TIDs only; no vector, no links
+			encode_element_record(rec, sh.m, sh.words, kElementDuplicate, 0, HeapTid{0, 0, 0}, nullptr, 0, nullptr,
+								  kInvalidId);
+			record.set_tids(nullptr, 0);
 			extra = pending_extra[k];
-			while (extra >= 0 && h->n_tids < kHeapTidsPerElement) {
-				set_tid(&h->tids[h->n_tids++], &bs->extra_tid[extra]);
+			while (extra >= 0 && record.add_tid(heap_tid_of(&bs->extra_tid[extra])))
 				extra = bs->extra_next[extra];
-			}
 			if (extra >= 0) {
-				h->dup_next = record_id(k + 1);
+				record.set_dup_next(record_id(k + 1));
 				pending_extra[k + 1] = extra;
 			}
 		}
@@ -422,12 +401,10 @@ static void write_graph(BuildState *bs)
 						add_item(index, BufferGetPage(buf), uitem, fill_upper_item(order[p]), upper_off[order[p]]);
 			}
 		} else {
-			size_t off = 0;
 			for (uint32 p = 0; p < span; p++) {
 				Buffer b = new_page(index, p == 0 ? kPageElement : kPageContinuation);
-				size_t len = Min((size_t) sh.chunk, sh.record_size - off);
-				add_item(index, BufferGetPage(b), rec + off, p == 0 ? sh.chunk : len, 1);
-				off += len;
+				ChunkRange part = record_chunk(sh.record_size, sh.chunk, p);
+				add_item(index, BufferGetPage(b), rec + part.offset, part.length, 1);
 				MarkBufferDirty(b);
 				UnlockReleaseBuffer(b);
 			}

@@ -52,20 +52,15 @@ static void check_upper(Walk *w, uint32 id, const ElementHeader &h)
 		report(w, "bad upper links", id, "block %u item %u: %s", h.upper_block, h.upper_offset, why);
 		return;
 	}
-	uint16 counts[kMaxLevel];
-	memcpy(counts, item, sizeof(uint16) * level);
-	const char *links = item + ((sizeof(uint16) * level + 3) & ~size_t(3));
+	UpperView upper(item, level, sh.m);
 	for (int l = 1; l <= level; l++) {
-		int n = counts[l - 1];
+		int n = upper.count(l);
 		if (n > sh.m) {
 			report(w, "bad upper links", id, "%d links at level %d, at most %d fit", n, l, sh.m);
 			n = sh.m;
 		}
-		for (int i = 0; i < n; i++) {
-			uint32 t;
-			memcpy(&t, links + sizeof(uint32) * ((size_t) (l - 1) * sh.m + i), sizeof(t));
-			check_link(w, id, l, t);
-		}
+		for (int i = 0; i < n; i++)
+			check_link(w, id, l, upper.link(l, i));
 	}
 }
 
@@ -74,19 +69,16 @@ static void check_upper(Walk *w, uint32 id, const ElementHeader &h)
 static bool gather_vector(Walk *w, uint32 id, BlockNumber b, const char *item)
 {
 	const IndexShape &sh = w->sh;
-	size_t voff = vector_offset(sh.m);
-	size_t total = sizeof(float) * sh.words;
-	char *dst = (char *) w->vec;
 	if (sh.span == 1) {
-		memcpy(dst, item + voff, total);
+		memcpy(w->vec, RecordView(item).element(sh.m), sizeof(float) * sh.words);
 		return true;
 	}
-	size_t copied = sh.chunk - voff;
-	memcpy(dst, item + voff, copied);
+	ElementGather gather(w->vec, sh.m, sh.words, sh.record_size, sh.chunk);
+	gather.first(item);
 	char *cont = w->upper_page;	 // borrowed; invalidate the upper-page cache
 	w->upper_block = InvalidBlockNumber;
 	for (uint32 p = 1; p < sh.span; p++) {
-		size_t want = Min((size_t) sh.chunk, sh.record_size - (size_t) p * sh.chunk);
+		size_t want = gather.chunk_length(p);
 		const char *why = "";
 		if (b + p >= w->nblocks) {
 			report(w, "missing continuation page", id, "block %u is beyond the end of the index", b + p);
@@ -102,8 +94,7 @@ static bool gather_vector(Walk *w, uint32 id, BlockNumber b, const char *item)
 			report(w, "missing continuation page", id, "block %u: %s", b + p, why);
 			return false;
 		}
-		memcpy(dst + copied, part, Min(want, total - copied));
-		copied += Min(want, total - copied);
+		gather.add(p, part);
 	}
 	return true;
 }
@@ -126,8 +117,8 @@ static void check_elements(Walk *w)
 			const char *item = page_item(w->page, off, w->item_len, &why);
 			if (!item)
 				continue;
-			ElementHeader h;
-			memcpy(&h, item, sizeof(h));
+			RecordView record(item);
+			ElementHeader h = record.header();
 			int n_tids = Min(h.n_tids, kHeapTidsPerElement);
 			for (int i = 0; i < n_tids; i++)
 				if (h.tids[i].offset == InvalidOffsetNumber || h.tids[i].offset > MaxOffsetNumber)
@@ -138,7 +129,7 @@ static void check_elements(Walk *w)
 			// the record names holds exactly its non-zeros, in order.
 			char sparse_why[200];
 			if (sh.element == ElementKind::Sparse &&
-				!sparse_check_item(w->rel, sh, item + vector_offset(sh.m), sparse_why, sizeof(sparse_why)))
+				!sparse_check_item(w->rel, sh, record.element(sh.m), sparse_why, sizeof(sparse_why)))
 				report(w, "bad sparse element", id, "%s", sparse_why);
 			// Chains: every record reached is an overflow record, reached once.
 			uint32 steps = 0;
@@ -157,19 +148,15 @@ static void check_elements(Walk *w)
 			}
 			int n0 = Min((int) h.n_links0, max_links(sh.m, 0));
 			for (int i = 0; i < n0; i++) {
-				uint32 t;
-				memcpy(&t, item + links0_offset() + sizeof(uint32) * i, sizeof(t));
+				uint32 t = record.link0(i);
 				if (t < w->capacity && t != id)
 					w->in_found[t]++;
 			}
 			// Links matter for live elements and for the entry point (scans start there).
 			if (f != kElementLive && id != w->meta.entry_point)
 				continue;
-			for (int i = 0; i < n0; i++) {
-				uint32 t;
-				memcpy(&t, item + links0_offset() + sizeof(uint32) * i, sizeof(t));
-				check_link(w, id, 0, t);
-			}
+			for (int i = 0; i < n0; i++)
+				check_link(w, id, 0, record.link0(i));
 			if (h.level > 0)
 				check_upper(w, id, h);
 			if (f != kElementLive)

@@ -275,8 +275,7 @@ static void scan_headers(Walk *w)
 				report(w, "bad element item", id, "block %u item %u: %s", b, off, why);
 				continue;
 			}
-			ElementHeader h;
-			memcpy(&h, item, sizeof(h));
+			ElementHeader h = RecordView(item).header();
 			if (h.flags > kElementDuplicate) {
 				report(w, "bad element flags", id, "flags %u", h.flags);
 				continue;

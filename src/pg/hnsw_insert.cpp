@@ -41,13 +41,6 @@ struct Inserter {
 	int new_in_links;	 // level-0 back-links it got so far (written at the end)
 };
 
-static void set_tid(HeapTid *dst, ItemPointer src)
-{
-	dst->block_hi = src->ip_blkid.bi_hi;
-	dst->block_lo = src->ip_blkid.bi_lo;
-	dst->offset = src->ip_posid;
-}
-
 static void read_meta(Inserter *ins)
 {
 	// Inserts follow the metapage's block hints: they must lie inside the index.
@@ -142,8 +135,7 @@ static uint32 place_record(Inserter *ins, const char *rec)
 			if (!PageIsNew(page) && page_opaque(page)->kind == kPageElement) {
 				OffsetNumber max = PageGetMaxOffsetNumber(page);
 				for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
-					ElementHeader *h = (ElementHeader *) PageGetItem(page, PageGetItemId(page, off));
-					if (h->flags != kElementFree)
+					if (RecordView(PageGetItem(page, PageGetItemId(page, off))).flags() != kElementFree)
 						continue;
 					GenericXLogState *state = GenericXLogStart(index);
 					Page wpage = GenericXLogRegisterBuffer(state, buf, 0);
@@ -189,7 +181,6 @@ static uint32 place_record(Inserter *ins, const char *rec)
 	// which makes the id reachable, is complete when it appears). Blocks are contiguous
 	// because writers are serialized.
 	BlockNumber first = RelationGetNumberOfBlocks(index);
-	size_t off = 0;
 	for (uint32 p = 0; p < sh.span; p++) {
 		GenericXLogState *state = GenericXLogStart(index);
 		Page page;
@@ -199,9 +190,8 @@ static uint32 place_record(Inserter *ins, const char *rec)
 			UnlockReleaseBuffer(buf);
 			elog(ERROR, "hnsw index \"%s\" was extended concurrently", RelationGetRelationName(index));
 		}
-		size_t len = p == 0 ? sh.chunk : Min((size_t) sh.chunk, sh.record_size - off);
-		append_item(index, state, buf, page, rec + off, len);
-		off += len;
+		ChunkRange part = record_chunk(sh.record_size, sh.chunk, p);
+		append_item(index, state, buf, page, rec + part.offset, part.length);
 	}
 	ins->meta.last_element_block = first;
 	ins->meta_dirty = true;
@@ -336,26 +326,22 @@ static bool add_duplicate_tid(Inserter *ins, uint32 id, ItemPointer heap_tid)
 {
 	Buffer buf;
 	GenericXLogState *state;
-	char *item = begin_element_change(ins, id, &buf, &state);
-	ElementHeader *h = (ElementHeader *) item;
-	if (h->flags != kElementLive) {
+	RecordWriter element(begin_element_change(ins, id, &buf, &state));
+	if (element.view().flags() != kElementLive) {
 		GenericXLogAbort(state);
 		UnlockReleaseBuffer(buf);
 		return false;
 	}
-	if (h->n_tids < kHeapTidsPerElement) {
-		set_tid(&h->tids[h->n_tids++], heap_tid);
+	if (element.add_tid(heap_tid_of(heap_tid))) {
 		finish_change(state, buf);
 		return true;
 	}
-	uint32 first = h->dup_next;
+	uint32 first = element.view().dup_next();
 	GenericXLogAbort(state);
 	UnlockReleaseBuffer(buf);
 	if (first != kInvalidId) {
-		item = begin_element_change(ins, first, &buf, &state);
-		h = (ElementHeader *) item;
-		if (h->flags == kElementDuplicate && h->n_tids < kHeapTidsPerElement) {
-			set_tid(&h->tids[h->n_tids++], heap_tid);
+		RecordWriter overflow(begin_element_change(ins, first, &buf, &state));
+		if (overflow.view().flags() == kElementDuplicate && overflow.add_tid(heap_tid_of(heap_tid))) {
 			finish_change(state, buf);
 			return true;
 		}
@@ -363,16 +349,11 @@ static bool add_duplicate_tid(Inserter *ins, uint32 id, ItemPointer heap_tid)
 		UnlockReleaseBuffer(buf);
 	}
 	// Write the new overflow record (pointing at the old head of the chain), then link it.
-	char *rec = (char *) palloc0(ins->sh.record_size);
-	ElementHeader *nh = (ElementHeader *) rec;
-	nh->flags = kElementDuplicate;
-	nh->upper_block = kInvalidBlock;
-	nh->dup_next = first;
-	set_tid(&nh->tids[0], heap_tid);
-	nh->n_tids = 1;
+	char *rec = (char *) palloc(ins->sh.record_size);
+	encode_element_record(rec, ins->sh.m, ins->sh.words, kElementDuplicate, 0, heap_tid_of(heap_tid), nullptr, 0,
+						  nullptr, first);
 	uint32 new_id = place_record(ins, rec);
-	item = begin_element_change(ins, id, &buf, &state);
-	((ElementHeader *) item)->dup_next = new_id;
+	RecordWriter(begin_element_change(ins, id, &buf, &state)).set_dup_next(new_id);
 	finish_change(state, buf);
 	return true;
 }
@@ -397,27 +378,27 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 	int level = random_level(m);
 	uint32 *chosen[kMaxLevel + 1];
 	int n_chosen[kMaxLevel + 1];
-	for (int l = 0; l <= kMaxLevel; l++)
+	for (int l = 0; l <= kMaxLevel; l++) {
 		n_chosen[l] = 0;
+		chosen[l] = nullptr;
+	}
 
 	uint32 entry = ins->meta.entry_point;
 	if (entry != kInvalidId) {
 		size_t capacity = (size_t) ins->store.nblocks * sh.per_page;
 		ins->visited = acquire_visited(capacity, &ins->visited_shared);
-		uint8_t flags;
-		Candidate ep{ins->store.distance(entry, vec, &flags), entry};
-		greedy_descend(ins->store, vec, ep, ins->meta.entry_level, level, ins->link_buf);
 		init_candidates(&ins->frontier, sh.ef_construction * 2);
 		init_candidates(&ins->result, sh.ef_construction + 1);
 		Candidate *eps = (Candidate *) palloc(sizeof(Candidate) * (sh.ef_construction + 1));
-		eps[0] = ep;
-		int n_eps = 1;
-		for (int l = Min(level, ins->meta.entry_level); l >= 0; l--) {
-			visited_reset(*ins->visited);
-			for (int i = 0; i < n_eps; i++)
-				visited_insert(*ins->visited, eps[i].id);
-			search_layer(ins->store, vec, eps, n_eps, sh.ef_construction, l, *ins->visited, ins->frontier,
-						 ins->result, nullptr, ins->link_buf, nullptr);
+		int n_eps = 0;
+		SearchSpace sp{ins->visited, &ins->frontier, &ins->result, nullptr, ins->link_buf, nullptr};
+		// The writer lock keeps VACUUM from freeing the entry point the metapage names.
+		int top = search_from_entry(ins->store, vec, entry, ins->meta.entry_level, level, sh.ef_construction, sp);
+		if (top < 0)
+			report_corrupt(index, "the entry point is a free slot", entry);
+		for (int l = top; l >= 0; l--) {
+			if (l < top)
+				search_layer_from(ins->store, vec, eps, n_eps, sh.ef_construction, l, sp);
 			sort_ascending(ins->result);
 			int n = (int) ins->result.size;
 			if (l == 0 && n > 0 && ins->result.items[0].dist <= 0) {
@@ -443,35 +424,25 @@ void insert_element(Relation index, const float *vec, ItemPointer heap_tid)
 	}
 
 	// 1. the element itself
-	char *rec = (char *) palloc0(sh.record_size);
-	ElementHeader *h = (ElementHeader *) rec;
-	h->flags = kElementLive;
-	h->level = level;
-	h->upper_block = kInvalidBlock;
-	h->dup_next = kInvalidId;
-	set_tid(&h->tids[0], heap_tid);
-	h->n_tids = 1;
-	h->n_links0 = n_chosen[0];
-	memcpy(rec + links0_offset(), chosen[0] ? chosen[0] : ins->link_buf, sizeof(uint32) * n_chosen[0]);
-	if (sh.element != ElementKind::Sparse)
-		memcpy(rec + vector_offset(m), vec, sizeof(float) * sh.words);
-	else if (sparse_insert_item(index, sh, vec, &ins->meta.last_sparse_block, rec + vector_offset(m)))
-		ins->meta_dirty = true;	 // the side item is written before the record that names it
+	// a sparse element's record holds the handle of its side item, written first
+	const void *element = vec;
+	SparseHandle handle;
+	if (sh.element == ElementKind::Sparse) {
+		if (sparse_insert_item(index, sh, vec, &ins->meta.last_sparse_block, &handle))
+			ins->meta_dirty = true;
+		element = &handle;
+	}
+	char *rec = (char *) palloc(sh.record_size);
+	encode_element_record(rec, m, sh.words, kElementLive, level, heap_tid_of(heap_tid), chosen[0], n_chosen[0],
+						  element, kInvalidId);
 	if (level > 0) {
 		size_t usize = upper_item_size(m, level);
-		char *up = (char *) palloc0(usize);
-		uint16 *counts = (uint16 *) up;
-		uint32 *links = (uint32 *) (up + ((sizeof(uint16) * level + 3) & ~size_t(3)));
-		for (int l = 1; l <= level; l++) {
-			counts[l - 1] = n_chosen[l];
-			if (n_chosen[l])
-				memcpy(links + (size_t) (l - 1) * m, chosen[l], sizeof(uint32) * n_chosen[l]);
-		}
+		char *up = (char *) palloc(usize);
+		encode_upper_item(up, level, m, chosen, n_chosen);
 		BlockNumber ub;
 		OffsetNumber uo;
 		place_upper(ins, up, usize, &ub, &uo);
-		h->upper_block = ub;
-		h->upper_offset = uo;
+		RecordWriter(rec).set_upper(ub, uo);
 	}
 	uint32 id = place_record(ins, rec);
 	ins->new_id = id;

@@ -92,10 +92,10 @@ void record_apply(const Record *r, const IndexShape &sh, CountChange *changes, i
 		if (c.done || (decrements_only && c.delta > 0) || !record_has(r, c.block))
 			continue;
 		c.done = true;
-		ElementHeader *h = (ElementHeader *) element_item(record_page(r, c.block), sh, c.id);
-		if (h == NULL || (h->flags != kElementLive && h->flags != kElementDeleted))
+		char *item = element_item(record_page(r, c.block), sh, c.id);
+		if (item == NULL || !RecordView(item).in_graph())
 			continue;  // not a graph element (a link that was wrong already): nothing to count
-		h->in_links0 = in_links_step(h->in_links0, c.delta);
+		RecordWriter(item).set_in_links0(in_links_step(RecordView(item).in_links0(), c.delta));
 	}
 }
 
@@ -146,13 +146,15 @@ void write_links0(Relation index, BufferAccessStrategy strategy, const IndexShap
 		// The old list (the caller's writer lock keeps it as read here).
 		Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, owner_block, RBM_NORMAL, strategy);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		const ElementHeader *h = (const ElementHeader *) element_item(BufferGetPage(buf), sh, owner);
-		if (h == NULL) {
+		const char *item = element_item(BufferGetPage(buf), sh, owner);
+		if (item == NULL) {
 			UnlockReleaseBuffer(buf);
 			report_corrupt(index, "element slot missing while its links change", owner);
 		}
-		n_old = Min((int) h->n_links0, max_links(sh.m, 0));
-		memcpy(old_buf, (const char *) h + links0_offset(), sizeof(uint32) * n_old);
+		RecordView owner_record(item);
+		n_old = Min(owner_record.n_links0(), max_links(sh.m, 0));
+		for (int i = 0; i < n_old; i++)
+			old_buf[i] = owner_record.link0(i);
 		UnlockReleaseBuffer(buf);
 		old_links = old_buf;
 	}
@@ -187,17 +189,15 @@ void write_links0(Relation index, BufferAccessStrategy strategy, const IndexShap
 	for (int i = 0; i < n_changes && r.n < MAX_GENERIC_XLOG_PAGES; i++)
 		if (!changes[i].done && !record_has(&r, changes[i].block))
 			record_add(index, strategy, &r, changes[i].block);
-	ElementHeader *h = (ElementHeader *) element_item(r.pages[0], sh, owner);
-	if (h == NULL) {
+	char *item = element_item(r.pages[0], sh, owner);
+	if (item == NULL) {
 		GenericXLogAbort(r.state);
 		for (int i = 0; i < r.n; i++)
 			UnlockReleaseBuffer(r.bufs[i]);
 		report_corrupt(index, "element slot missing while its links change", owner);
 	}
-	if (links != NULL) {
-		memcpy((char *) h + links0_offset(), links, sizeof(uint32) * n);
-		h->n_links0 = n;
-	}
+	if (links != NULL)
+		RecordWriter(item).set_links0(links, n);
 	record_apply(&r, sh, changes, n_changes, false);
 	record_finish(&r);
 	// New links on pages that did not fit.
@@ -222,14 +222,15 @@ void write_links(Relation index, BufferAccessStrategy strategy, const IndexShape
 	// The upper links item's place, from the element's header (kWriterLock keeps it).
 	Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, id_block(id, sh.per_page), RBM_NORMAL, strategy);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	const ElementHeader *h = (const ElementHeader *) element_item(BufferGetPage(buf), sh, id);
-	if (h == NULL) {
+	const char *item = element_item(BufferGetPage(buf), sh, id);
+	if (item == NULL) {
 		UnlockReleaseBuffer(buf);
 		report_corrupt(index, "element slot missing while its links change", id);
 	}
-	BlockNumber ub = h->upper_block;
-	OffsetNumber uoff = h->upper_offset;
-	int elevel = h->level;
+	RecordView element(item);
+	BlockNumber ub = element.upper_block();
+	OffsetNumber uoff = element.upper_offset();
+	int elevel = element.level();
 	UnlockReleaseBuffer(buf);
 	write_upper_links(index, strategy, id, ub, uoff, elevel, sh, level, links, n);
 }

@@ -107,10 +107,7 @@ void write_upper_links(Relation index, BufferAccessStrategy strategy, uint32 id,
 		UnlockReleaseBuffer(buf);
 		report_corrupt(index, "bad upper link item", id);
 	}
-	uint16 *counts = (uint16 *) up;
-	uint32 *dst = (uint32 *) (up + ((sizeof(uint16) * elevel + 3) & ~size_t(3)));
-	memcpy(dst + (size_t) (level - 1) * sh.m, links, sizeof(uint32) * n);
-	counts[level - 1] = n;
+	upper_item_set(up, elevel, sh.m, level, links, n);
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(buf);
 }

@@ -148,22 +148,16 @@ static void start_search(IndexScanDesc scan)
 	init_candidates(&so->frontier, ef * 4);
 	init_candidates(&so->result, ef + 1);
 	init_candidates(&so->discovered, ef * 4);
-	uint8_t flags;
-	Candidate ep{so->store.distance(sh.entry_point, so->query, &flags), sh.entry_point};
-	if (flags == kElementFree) {
+	SearchSpace sp{so->visited, &so->frontier, &so->result, &so->discovered, so->link_buf, &so->stats.distances};
+	if (search_from_entry(so->store, so->query, sh.entry_point, sh.entry_level, 0, ef, sp) < 0) {
 		// Vacuum moved the entry point and freed it after we read the metapage: read it again.
 		read_shape(scan->indexRelation, &sh);
-		if (sh.entry_point == kInvalidId) {
+		if (sh.entry_point == kInvalidId ||
+			search_from_entry(so->store, so->query, sh.entry_point, sh.entry_level, 0, ef, sp) < 0) {
 			so->done = true;
 			return;
 		}
-		ep = Candidate{so->store.distance(sh.entry_point, so->query, &flags), sh.entry_point};
 	}
-	greedy_descend(so->store, so->query, ep, sh.entry_level, 0, so->link_buf, &so->stats.distances);
-	visited_insert(*so->visited, ep.id);
-	push_candidate(so->store, so->discovered, ep);
-	search_layer(so->store, so->query, &ep, 1, ef, 0, *so->visited, so->frontier, so->result, &so->discovered,
-				 so->link_buf, &so->stats.distances);
 	so->discovered_count = so->discovered.size;
 	so->beam_left = so->result.size;
 }
@@ -299,10 +293,7 @@ static bool load_tids(ScanOpaque *so, uint32 id)
 														? palloc(sizeof(ItemPointerData) * kHeapTidsPerElement)
 														: repalloc(so->pending, sizeof(ItemPointerData) *
 																					(so->n_pending + kHeapTidsPerElement)));
-			ItemPointerData *t = &so->pending[so->n_pending++];
-			t->ip_blkid.bi_hi = h.tids[i].block_hi;
-			t->ip_blkid.bi_lo = h.tids[i].block_lo;
-			t->ip_posid = h.tids[i].offset;
+			item_pointer_of(h.tids[i], &so->pending[so->n_pending++]);
 		}
 		if (h.dup_next == kInvalidId)
 			break;

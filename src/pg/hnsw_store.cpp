@@ -98,7 +98,7 @@ static const char *lock_element(PgStore *s, uint32 id, Locked *l)
 		report_bad_record(s->index, *sh, block, (Page) page, id, "element id points to a page that holds no elements");
 	}
 	const unsigned char *rec = pg_page::item_at(page, off, sh->span > 1 ? sh->chunk : sh->record_size);
-	if (rec == NULL || element_header_fault(*(const ElementHeader *) rec, sh->m) != NULL)
+	if (rec == NULL || element_header_fault(RecordView(rec), sh->m) != NULL)
 		report_bad_record(s->index, *sh, block, (Page) page, id, "element record is invalid");
 	return (const char *) rec;
 }
@@ -107,13 +107,9 @@ static const char *lock_element(PgStore *s, uint32 id, Locked *l)
 static const float *gather_vector(PgStore *s, uint32 id, const char *item)
 {
 	const IndexShape *sh = s->shape;
-	size_t voff = vector_offset(sh->m);
-	size_t total = sizeof(float) * sh->words;
-	size_t first = sh->chunk - voff;
-	char *dst = (char *) s->scratch;
-	memcpy(dst, item + voff, first);
-	size_t copied = first;
-	for (uint32 p = 1; copied < total; p++) {
+	ElementGather gather(s->scratch, sh->m, sh->words, sh->record_size, sh->chunk);
+	gather.first(item);
+	for (uint32 p = 1; gather.more(); p++) {
 		Locked l;
 		if (id_block(id, sh->per_page) + p >= s->nblocks &&
 			(s->nblocks = RelationGetNumberOfBlocks(s->index)) <= id_block(id, sh->per_page) + p) {
@@ -125,8 +121,7 @@ static const float *gather_vector(PgStore *s, uint32 id, const char *item)
 		lock_shared(s, &l);
 		BlockNumber b = id_block(id, sh->per_page) + p;
 		const unsigned char *page = (const unsigned char *) BufferGetPage(l.buf);
-		// Every chunk but the record's last is `chunk` bytes.
-		size_t want = Min((size_t) sh->chunk, (size_t) sh->record_size - (size_t) p * sh->chunk);
+		size_t want = gather.chunk_length(p);
 		const unsigned char *part = NULL;
 		if (!pg_page::is_new(page) && pg_page::kind(page) == kPageContinuation && pg_page::item_count(page) == 1)
 			part = pg_page::item_at(page, 1, want);
@@ -135,9 +130,7 @@ static const float *gather_vector(PgStore *s, uint32 id, const char *item)
 			verify_page(s->index, *sh, b, (Page) page, &nblocks, kPageContinuation);
 			report_bad_record(s->index, *sh, b, (Page) page, id, "continuation item has the wrong size");
 		}
-		size_t n = Min(total - copied, want);
-		memcpy(dst + copied, part, n);
-		copied += n;
+		gather.add(p, part);
 		unlock(l);
 	}
 	return s->scratch;
@@ -176,19 +169,19 @@ float PgStore::distance(uint32_t id, const float *q, uint8_t *flags)
 		*flags = kElementFree;
 		return INFINITY;
 	}
-	const ElementHeader *h = (const ElementHeader *) item;
-	*flags = h->flags;
+	RecordView r(item);
+	*flags = r.flags();
 	float d;
-	if (h->flags == kElementFree || h->flags == kElementDuplicate)
+	if (!r.in_graph())
 		d = INFINITY;
 	else if (sparse) {
 		// the record holds a handle to its side item: read that after releasing the record
-		SparseHandle elem = sparse_handle(item + vector_offset(shape->m));
+		SparseHandle elem = sparse_handle(r.element(shape->m));
 		unlock(l);
 		return sparse_distance(this, id, elem, q);
 	}
 	else if (shape->span == 1)
-		d = metric_distance(*shape, q, (const float *) (item + vector_offset(shape->m)));
+		d = metric_distance(*shape, q, r.element(shape->m));
 	else
 		d = metric_distance(*shape, q, gather_vector(this, id, item));
 	unlock(l);
@@ -204,7 +197,7 @@ void PgStore::vector(uint32_t id, float *out)
 		report_corrupt(index, "element slot does not exist", id);
 	}
 	if (shape->span == 1)
-		memcpy(out, item + vector_offset(shape->m), sizeof(float) * shape->words);
+		memcpy(out, RecordView(item).element(shape->m), sizeof(float) * shape->words);
 	else
 		memcpy(out, gather_vector(this, id, item), sizeof(float) * shape->words);
 	unlock(l);
@@ -218,12 +211,13 @@ uint8_t PgStore::vector_flags(uint32_t id, float *out, uint16_t *in_links0)
 		unlock(l);
 		return kElementFree;
 	}
-	uint8_t flags = ((const ElementHeader *) item)->flags;
+	RecordView r(item);
+	uint8_t flags = r.flags();
 	if (in_links0)
-		*in_links0 = ((const ElementHeader *) item)->in_links0;
-	if (flags == kElementLive || flags == kElementDeleted) {
+		*in_links0 = r.in_links0();
+	if (r.in_graph()) {
 		if (shape->span == 1)
-			memcpy(out, item + vector_offset(shape->m), sizeof(float) * shape->words);
+			memcpy(out, r.element(shape->m), sizeof(float) * shape->words);
 		else
 			memcpy(out, gather_vector(this, id, item), sizeof(float) * shape->words);
 	}
@@ -279,19 +273,18 @@ int PgStore::links(uint32_t id, int level, uint32_t *out)
 		unlock(l);
 		return 0;
 	}
-	const ElementHeader *h = (const ElementHeader *) item;
+	RecordView r(item);
 	int n = 0;
-	if (h->flags == kElementFree || h->flags == kElementDuplicate || level > h->level) {
+	if (!r.in_graph() || level > r.level()) {
 		n = 0;
 	} else if (level == 0) {
-		n = h->n_links0;  // <= 2 * m: lock_element checked the header
-		memcpy(out, item + links0_offset(), sizeof(uint32) * n);
+		n = r.copy_links0(out);	 // <= 2 * m: lock_element checked the header
 		if (unlikely(!link_ids_in_range(this, out, n)))
 			check_link_ids(this, id_block(id, shape->per_page), BufferGetPage(l.buf), out, n);
 	} else {
-		BlockNumber ub = h->upper_block;
-		OffsetNumber uoff = h->upper_offset;
-		int elevel = h->level;
+		BlockNumber ub = r.upper_block();
+		OffsetNumber uoff = r.upper_offset();
+		int elevel = r.level();
 		// Upper links on the element's own page (the bulk build puts them there when they fit)
 		// are read under the lock already held.
 		if (ub != id_block(id, shape->per_page)) {
@@ -310,17 +303,14 @@ int PgStore::links(uint32_t id, int level, uint32_t *out)
 		uint16 kind = pg_page::is_new(page) ? 0 : pg_page::kind(page);
 		if (upper_item_home(kind, uoff, shape->per_page) && uoff >= 1 && uoff <= pg_page::item_count(page))
 			up = pg_page::item_at(page, uoff, upper_item_size(shape->m, elevel));
-		uint16 count = 0;
-		if (up != NULL)
-			memcpy(&count, up + sizeof(uint16) * (level - 1), sizeof(count));
+		int count = up != NULL ? UpperView(up, elevel, shape->m).count(level) : 0;
 		if (up == NULL || count > shape->m) {
 			BlockNumber nb = nblocks;
 			verify_page(index, *shape, ub, (Page) page, &nb, kind == kPageElement ? kPageElement : kPageUpper);
 			report_bad_record(index, *shape, ub, (Page) page, id, "upper links item does not match its element");
 		}
-		const uint32 *links = (const uint32 *) (up + ((sizeof(uint16) * elevel + 3) & ~size_t(3)));
 		n = count;
-		memcpy(out, links + (size_t) (level - 1) * shape->m, sizeof(uint32) * n);
+		UpperView(up, elevel, shape->m).copy_links(level, n, out);
 		if (unlikely(!link_ids_in_range(this, out, n)))
 			check_link_ids(this, ub, (Page) page, out, n);
 	}
@@ -348,7 +338,7 @@ bool store_element(PgStore *s, uint32 id, ElementHeader *hdr)
 	Locked l;
 	const char *item = lock_element(s, id, &l);
 	if (item)
-		memcpy(hdr, item, sizeof(ElementHeader));
+		*hdr = RecordView(item).header();
 	unlock(l);
 	return item != NULL;
 }

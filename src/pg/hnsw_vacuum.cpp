@@ -80,24 +80,24 @@ static IndexBulkDeleteResult *bulkdelete_impl(IndexVacuumInfo *info, IndexBulkDe
 		bool changed = false;
 		OffsetNumber max = PageGetMaxOffsetNumber(wpage);
 		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
-			ElementHeader *h = (ElementHeader *) PageGetItem(wpage, PageGetItemId(wpage, off));
-			if (h->flags != kElementLive && h->flags != kElementDuplicate)
+			RecordWriter element(PageGetItem(wpage, PageGetItemId(wpage, off)));
+			RecordView r = element.view();
+			if (r.flags() != kElementLive && r.flags() != kElementDuplicate)
 				continue;
+			HeapTid kept_tids[kHeapTidsPerElement];
 			int kept = 0;
-			for (int i = 0; i < h->n_tids; i++) {
+			for (int i = 0; i < r.n_tids(); i++) {
 				ItemPointerData tid;
-				tid.ip_blkid.bi_hi = h->tids[i].block_hi;
-				tid.ip_blkid.bi_lo = h->tids[i].block_lo;
-				tid.ip_posid = h->tids[i].offset;
+				item_pointer_of(r.tid(i), &tid);
 				if (callback(&tid, callback_state)) {
 					stats->tuples_removed++;
 					changed = true;
 				} else {
-					h->tids[kept++] = h->tids[i];
+					kept_tids[kept++] = r.tid(i);
 					stats->num_index_tuples++;
 				}
 			}
-			h->n_tids = kept;
+			element.set_tids(kept_tids, kept);
 			// A live element with no TIDs left is deleted unless its duplicate chain still
 			// holds some; chains are checked below once every page is processed.
 		}
@@ -124,8 +124,8 @@ static IndexBulkDeleteResult *bulkdelete_impl(IndexVacuumInfo *info, IndexBulkDe
 		uint32 *empty = (uint32 *) palloc(sizeof(uint32) * (max + 1));
 		int n_empty = 0;
 		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
-			ElementHeader *h = (ElementHeader *) PageGetItem(page, PageGetItemId(page, off));
-			if (h->flags == kElementLive && h->n_tids == 0)
+			RecordView r(PageGetItem(page, PageGetItemId(page, off)));
+			if (r.flags() == kElementLive && r.n_tids() == 0)
 				empty[n_empty++] = make_id(b, off - 1, sh.per_page);
 		}
 		UnlockReleaseBuffer(buf);
@@ -152,9 +152,8 @@ static IndexBulkDeleteResult *bulkdelete_impl(IndexVacuumInfo *info, IndexBulkDe
 			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 			GenericXLogState *state = GenericXLogStart(index);
 			Page wpage = GenericXLogRegisterBuffer(state, buf, 0);
-			ElementHeader *wh =
-				(ElementHeader *) PageGetItem(wpage, PageGetItemId(wpage, id_slot(empty[i], sh.per_page) + 1));
-			wh->flags = kElementDeleted;
+			RecordWriter(PageGetItem(wpage, PageGetItemId(wpage, id_slot(empty[i], sh.per_page) + 1)))
+				.set_flags(kElementDeleted);
 			GenericXLogFinish(state);
 			UnlockReleaseBuffer(buf);
 		}
@@ -219,20 +218,21 @@ static void read_pass(Cleanup *c)
 		}
 		OffsetNumber max = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
-			const ElementHeader *h = (const ElementHeader *) pg_page::item_at((const unsigned char *) page, off, expect);
-			if (h == NULL)
+			const unsigned char *item = pg_page::item_at((const unsigned char *) page, off, expect);
+			if (item == NULL)
 				continue;  // not reached: verify_page checked every item
+			RecordView r(item);
 			uint32 id = make_id(b, off - 1, sh.per_page);
-			c->flags[id] = h->flags;
-			c->level[id] = h->level;
-			c->n_tids[id] = Min(h->n_tids, kHeapTidsPerElement);
-			c->dup_next[id] = h->dup_next;
-			if (h->flags == kElementLive) {
+			c->flags[id] = r.flags();
+			c->level[id] = r.level();
+			c->n_tids[id] = Min(r.n_tids(), kHeapTidsPerElement);
+			c->dup_next[id] = r.dup_next();
+			if (r.flags() == kElementLive) {
 				c->live++;
 				c->tids += c->n_tids[id];
-			} else if (h->flags == kElementDeleted) {
+			} else if (r.flags() == kElementDeleted) {
 				c->deleted++;
-			} else if (h->flags == kElementDuplicate) {
+			} else if (r.flags() == kElementDuplicate) {
 				c->tids += c->n_tids[id];
 			}
 		}

@@ -50,7 +50,7 @@ void unlink_empty(Cleanup *c)
 			char *item = begin_change(c, prev, &buf, &state);
 			if (!item)
 				break;
-			((ElementHeader *) item)->dup_next = next;
+			RecordWriter(item).set_dup_next(next);
 			GenericXLogFinish(state);
 			UnlockReleaseBuffer(buf);
 			c->dup_next[prev] = next;
@@ -62,7 +62,7 @@ void unlink_empty(Cleanup *c)
 
 // Rewrites element headers page by page, one WAL record per page that changes: for each page
 // holding an id `wanted` accepts, `change` is called on the header of every such id (in the
-// page image) and says whether it changed it. Returns how many headers changed.
+// page image, as a RecordWriter) and says whether it changed it. Returns how many headers changed.
 template <class Wanted, class Change> static uint64 rewrite_headers(Cleanup *c, Wanted wanted, Change change)
 {
 	const IndexShape &sh = c->sh;
@@ -84,8 +84,8 @@ template <class Wanted, class Change> static uint64 rewrite_headers(Cleanup *c, 
 		int n = 0;
 		for (OffsetNumber off = 1; off <= max && off <= sh.per_page; off++) {
 			uint32 id = first + off - 1;
-			ElementHeader *h = (ElementHeader *) pg_page::item_at((const unsigned char *) page, off, expect);
-			if (h != NULL && wanted(id) && change(id, h))
+			const unsigned char *item = pg_page::item_at((const unsigned char *) page, off, expect);
+			if (item != NULL && wanted(id) && change(id, RecordWriter(const_cast<unsigned char *>(item))))
 				n++;
 		}
 		if (n > 0)
@@ -107,10 +107,11 @@ void recount_in_links(Cleanup *c)
 	uint16 *count = count_in_links(c);	// deleted elements get 0: they are freed next
 	rewrite_headers(
 		c, [c](uint32 id) { return c->flags[id] == kElementLive || c->flags[id] == kElementDeleted; },
-		[count](uint32 id, ElementHeader *h) {
-			if ((h->flags != kElementLive && h->flags != kElementDeleted) || h->in_links0 == count[id])
+		[count](uint32 id, RecordWriter element) {
+			RecordView r = element.view();
+			if (!r.in_graph() || r.in_links0() == count[id])
 				return false;
-			h->in_links0 = count[id];
+			element.set_in_links0(count[id]);
 			return true;
 		});
 	pfree(count);
@@ -126,25 +127,19 @@ void free_slots(Cleanup *c)
 	size_t n_handles = 0, cap_handles = 0;
 	c->freed += rewrite_headers(
 		c, [c](uint32 id) { return is_freeable(c, id); },
-		[&](uint32 id, ElementHeader *h) {
-			if (h->flags != c->flags[id])
+		[&](uint32 id, RecordWriter element) {
+			RecordView record = element.view();
+			if (record.flags() != c->flags[id])
 				return false;
-			if (sparse && (h->flags == kElementLive || h->flags == kElementDeleted)) {
+			if (sparse && (record.flags() == kElementLive || record.flags() == kElementDeleted)) {
 				if (n_handles == cap_handles) {
 					cap_handles = cap_handles ? cap_handles * 2 : 64;
 					handles = (SparseHandle *) (handles ? repalloc_huge(handles, sizeof(SparseHandle) * cap_handles)
 														: palloc(sizeof(SparseHandle) * cap_handles));
 				}
-				handles[n_handles++] = sparse_handle((const char *) h + vector_offset(c->sh.m));
+				handles[n_handles++] = sparse_handle(record.element(c->sh.m));
 			}
-			h->flags = kElementFree;
-			h->level = 0;
-			h->n_tids = 0;
-			h->n_links0 = 0;
-			h->in_links0 = 0;
-			h->upper_block = kInvalidBlock;
-			h->upper_offset = 0;
-			h->dup_next = kInvalidId;
+			element.mark_free();
 			c->flags[id] = kElementFree;
 			return true;
 		});

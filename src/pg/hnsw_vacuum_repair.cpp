@@ -28,9 +28,9 @@ static bool read_header(Cleanup *c, uint32 id, ElementHeader *h)
 	const unsigned char *item = NULL;
 	if (!pg_page::is_new(raw) && pg_page::kind(raw) == kPageElement && off <= pg_page::item_count(raw))
 		item = pg_page::item_at(raw, off, sh.span > 1 ? sh.chunk : sh.record_size);
-	bool ok = item != NULL && element_header_fault(*(const ElementHeader *) item, sh.m) == NULL;
+	bool ok = item != NULL && element_header_fault(RecordView(item), sh.m) == NULL;
 	if (ok)
-		memcpy(h, item, sizeof(ElementHeader));
+		*h = RecordView(item).header();
 	UnlockReleaseBuffer(buf);
 	return ok;
 }
@@ -72,13 +72,9 @@ struct CleanupGraph : PgGraphReads {
 		if (sh.entry_point == kInvalidId)
 			return 0;
 		c->searches++;
-		uint8_t f;
-		Candidate ep{c->store.distance(sh.entry_point, vec, &f), sh.entry_point};
-		greedy_descend(c->store, vec, ep, sh.entry_level, level, c->links2);
-		visited_reset(c->visited);
-		visited_insert(c->visited, ep.id);
-		search_layer(c->store, vec, &ep, 1, sh.ef_construction, level, c->visited, c->frontier, c->result, nullptr,
-					 c->links2, nullptr);
+		SearchSpace sp{&c->visited, &c->frontier, &c->result, nullptr, c->links2, nullptr};
+		if (search_from_entry(c->store, vec, sh.entry_point, sh.entry_level, level, sh.ef_construction, sp) != level)
+			return 0;  // the entry point is gone or below `level`: no element there to find
 		sort_ascending(c->result);
 		int n = (int) Min(c->result.size, (size_t) max);
 		memcpy(out, c->result.items, sizeof(Candidate) * n);

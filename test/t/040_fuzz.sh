@@ -1,7 +1,7 @@
 #!/bin/bash
 # Bad input never crashes: the libFuzzer targets over the vector, halfvec and sparsevec text
-# parsers/printers, their binary receive checks and the hnsw page checker (test/fuzz/run_fuzz),
-# FUZZ_SECONDS=15 each, two at once. Fails on any
+# parsers/printers, their binary receive checks, the hnsw page checker and record codec
+# (test/fuzz/run_fuzz), FUZZ_SECONDS=15 each, two at once. Fails on any
 # crash, sanitizer report, hang or broken round trip. Needs no server. Longer by hand:
 #   FUZZ_SECONDS=600 test/fuzz/run_fuzz
 set -uo pipefail

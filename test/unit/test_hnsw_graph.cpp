@@ -84,7 +84,8 @@ TEST(HnswGraph, BacklinkPrunesByHeuristicWhenFull)
 	// 2, 3 and 4 have other in-links (from 5 and 6, three each counting 0's): prunable.
 	p.link(5, {2, 3, 4});
 	p.link(6, {2, 3, 4});
-	p.s.in_counts[2] = p.s.in_counts[3] = p.s.in_counts[4] = 4;  // as if two more lists held them
+	// as if more lists held them
+	p.s.in_counts[2] = p.s.in_counts[3] = p.s.in_counts[4] = kKeptInLinks + 1;
 	p.link(1, {5});												  // 5 has an in-link already
 	p.s.in_counts[5] = kKeptInLinks;
 	EXPECT_TRUE(p.backlink(0, 5));

@@ -247,6 +247,80 @@ line_store(int n, int m)
 	return s;
 }
 
+// The start-up every search shares (search_from_entry): entry distance, greedy descent to the
+// level, a fresh visited set and the beam there; the result is the one the steps spelled out
+// give, the entry point counts as discovered, and a later search on the same visited set starts
+// from fresh marks.
+TEST(HnswSearchStart, SameAsTheStepsSpelledOut)
+{
+	Fixture &f = l2_fixture();
+	MemStore &s = f.store;
+	SearchScratch a(s.size(), f.m, 8), b(s.size(), f.m, 8);
+	uint64_t dist_a = 0, dist_b = 0;
+	for (int level : {0, 1}) {
+		for (size_t qi = 0; qi < 30; qi++) {
+			const float *q = f.query(qi);
+			SearchSpace sp{&a.visited, &a.frontier, &a.result, &a.discovered, a.link_buf.data(), &dist_a};
+			a.discovered.size = 0;
+			ASSERT_EQ(search_from_entry(s, q, s.entry_point, s.max_level, level, 24, sp), level);
+			uint8_t flags;
+			Candidate ep{s.distance(s.entry_point, q, &flags), s.entry_point};
+			greedy_descend(s, q, ep, s.max_level, level, b.link_buf.data(), &dist_b);
+			visited_reset(b.visited);
+			visited_insert(b.visited, ep.id);
+			b.discovered.size = 0;
+			push_candidate(s, b.discovered, ep);
+			search_layer(s, q, &ep, 1, 24, level, b.visited, b.frontier, b.result, &b.discovered, b.link_buf.data(),
+						 &dist_b);
+			sort_ascending(a.result);
+			sort_ascending(b.result);
+			ASSERT_EQ(a.result.size, b.result.size);
+			for (size_t i = 0; i < a.result.size; i++)
+				ASSERT_EQ(a.result.items[i].id, b.result.items[i].id);
+			ASSERT_EQ(a.discovered.size, b.discovered.size);
+			EXPECT_EQ(dist_a, dist_b);
+		}
+	}
+	// above the entry level there is no descent: the beam runs on the entry level
+	SearchSpace sp{&a.visited, &a.frontier, &a.result, nullptr, a.link_buf.data(), nullptr};
+	EXPECT_EQ(search_from_entry(s, f.query(0), s.entry_point, s.max_level, s.max_level + 3, 8, sp), s.max_level);
+	for (size_t i = 0; i < a.result.size; i++)
+		EXPECT_GE(s.levels[a.result.items[i].id], s.max_level);
+}
+
+// A store whose entry point reads as a free slot (a VACUUM freed it after the metapage was read).
+struct FreedEntryStore : MemStore {
+	uint32_t freed;
+	float distance(uint32_t id, const float *q, uint8_t *flags)
+	{
+		float d = MemStore::distance(id, q, flags);
+		if (id == freed)
+			*flags = kElementFree;
+		return d;
+	}
+};
+
+TEST(HnswSearchStart, FreedEntryPointSearchesNothing)
+{
+	Fixture &f = l2_fixture();
+	FreedEntryStore s;
+	static_cast<MemStore &>(s) = f.store;
+	s.freed = s.entry_point;
+	SearchScratch a(s.size(), f.m, 8);
+	a.result.size = 0;
+	a.discovered.size = 0;
+	uint64_t distances = 0;
+	SearchSpace sp{&a.visited, &a.frontier, &a.result, &a.discovered, a.link_buf.data(), &distances};
+	EXPECT_EQ(search_from_entry(s, f.query(0), s.entry_point, s.max_level, 0, 16, sp), -1);
+	EXPECT_EQ(a.result.size, 0u);
+	EXPECT_EQ(a.discovered.size, 0u);
+	EXPECT_EQ(distances, 0u);
+	// another entry point works
+	uint32_t other = s.entry_point == 0 ? 1 : 0;
+	EXPECT_EQ(search_from_entry(s, f.query(0), other, s.levels[other], 0, 16, sp), 0);
+	EXPECT_GT(a.result.size, 0u);
+}
+
 TEST(HnswSearch, BeamWalksTheLine)
 {
 	MemStore s = line_store(50, 2);
